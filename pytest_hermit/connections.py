@@ -1,0 +1,226 @@
+"""libvirt connections: the event loop, the embedded QEMU driver, reaping QEMU.
+
+Side effects live here so the rest of the plugin can stay plain data. One
+process-wide event loop thread serves every connection (the embedded driver
+and console streams need it). The embedded driver gets its own root under the
+plugin's state directory, one slot per concurrent pytest process, so two runs
+never fight over a root while each keeps its cached QEMU capabilities (their
+first probe costs seconds).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pytest_hermit.environments import EMBEDDED_QEMU, Environment
+from pytest_hermit.errors import EnvironmentUnavailable
+
+if TYPE_CHECKING:  # pragma: no cover
+    import libvirt
+
+PR_SET_CHILD_SUBREAPER = 36
+_MAX_SLOTS = 64
+
+
+def import_libvirt(log_file: Path | None = None) -> Any:
+    """Import libvirt-python quietly: its log goes to a file, not the terminal."""
+    if log_file is not None:
+        # Must be set before libvirt initialises; the embedded driver would
+        # otherwise print its warnings (taint, xattr) into pytest's output.
+        os.environ.setdefault("LIBVIRT_LOG_OUTPUTS", f"3:file:{log_file}")
+    try:
+        import libvirt
+    except ImportError as exc:
+        raise EnvironmentUnavailable(
+            f"libvirt-python is not importable ({exc}); install it with 'pip install libvirt-python' "
+            "(needs libvirt-dev and pkg-config) or run 'make demo'"
+        ) from None
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+    return libvirt
+
+
+class EventLoop:
+    """libvirt's default event loop, run by one daemon thread per process."""
+
+    _lock = threading.Lock()
+    _started = False
+
+    @classmethod
+    def ensure(cls, libvirt: Any) -> None:
+        with cls._lock:
+            if cls._started:
+                return
+            libvirt.virEventRegisterDefaultImpl()
+
+            def run() -> None:
+                while True:
+                    libvirt.virEventRunDefaultImpl()
+
+            threading.Thread(target=run, name="libvirt-events", daemon=True).start()
+            cls._started = True
+
+
+def _qemu_conf(root: Path) -> str:
+    lines = [
+        "# written by pytest-hermit for libvirt's embedded QEMU driver",
+        'stdio_handler = "file"',  # no virtlogd daemon needed
+        'security_driver = "none"',  # do not relabel the user's kernel files
+        "namespaces = [ ]",  # a private /dev per VM costs start-up time and buys nothing here
+        "remember_owner = 0",  # no xattrs on the user's files
+        "dynamic_ownership = 0",
+    ]
+    if os.geteuid() == 0:
+        lines += ['user = "root"', 'group = "root"']
+    return "\n".join(lines) + "\n"
+
+
+def claim_embed_root(state_dir: Path) -> tuple[Path, int]:
+    """A root for the embedded driver that no other live process uses, and its lock fd."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    for slot in range(_MAX_SLOTS):
+        lock_path = state_dir / f"embed-{slot}.lock"
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        root = state_dir / f"embed-{slot}"
+        (root / "etc").mkdir(parents=True, exist_ok=True)
+        conf = root / "etc" / "qemu.conf"
+        wanted = _qemu_conf(root)
+        if not conf.is_file() or conf.read_text() != wanted:
+            conf.write_text(wanted)
+        return root, fd
+    raise EnvironmentUnavailable(f"all {_MAX_SLOTS} embedded libvirt roots under {state_dir} are in use")
+
+
+def become_subreaper() -> bool:
+    """Adopt orphaned descendants, so QEMU's exit is reaped at once.
+
+    libvirt's destroy waits until QEMU is gone; a daemonized QEMU is an
+    orphan, and a slow init reaps it only after a second or two. As the
+    subreaper we reap our own QEMU by PID (never waitpid(-1)).
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+class Connections:
+    """Open libvirt connections by URI, for one pytest session."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self._conns: dict[str, Any] = {}
+        self._embed_root: Path | None = None
+        self._embed_lock: int | None = None
+        self._lock = threading.Lock()
+        self.subreaper = False
+        self._libvirt: Any = None
+
+    @property
+    def libvirt(self) -> Any:
+        if self._libvirt is None:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            self._libvirt = import_libvirt(self.state_dir / "libvirt.log")
+            EventLoop.ensure(self._libvirt)
+        return self._libvirt
+
+    def resolve_uri(self, env: Environment) -> str:
+        """The real URI of an environment (the embedded placeholder gets its root)."""
+        if env.uri != EMBEDDED_QEMU:
+            return env.uri
+        if self._embed_root is None:
+            self._embed_root, self._embed_lock = claim_embed_root(self.state_dir)
+        return f"{EMBEDDED_QEMU}?root={self._embed_root}"
+
+    @property
+    def embed_root(self) -> Path | None:
+        return self._embed_root
+
+    def open(self, env: Environment) -> libvirt.virConnect:
+        """The connection for ``env``, opened once; the reason it cannot be opened otherwise."""
+        uri = self.resolve_uri(env)
+        with self._lock:
+            if uri in self._conns:
+                return self._conns[uri]
+            lv = self.libvirt
+            try:
+                conn = lv.open(uri)
+            except lv.libvirtError as exc:
+                raise EnvironmentUnavailable(f"cannot connect to libvirt at {uri}: {_first_line(exc)}") from None
+            if uri.startswith(EMBEDDED_QEMU):
+                self._warm_up(conn, uri)
+            self._conns[uri] = conn
+            return conn
+
+    def _warm_up(self, conn: Any, uri: str) -> None:
+        lv = self.libvirt
+        try:
+            # Probing QEMU's capabilities spawns short-lived QEMUs that libvirt
+            # waits for; do it before we adopt orphans, or their zombies would
+            # be ours to reap.
+            conn.getCapabilities()
+        except lv.libvirtError as exc:
+            raise EnvironmentUnavailable(f"libvirt at {uri} cannot probe QEMU: {_first_line(exc)}") from None
+        if not self.subreaper:
+            self.subreaper = become_subreaper()
+
+    def qemu_pid(self, domain_name: str) -> int | None:
+        """PID of a running embedded domain's QEMU (from the driver's pid file)."""
+        if self._embed_root is None:
+            return None
+        try:
+            return int((self._embed_root / "run" / "qemu" / f"{domain_name}.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def close(self) -> None:
+        for conn in self._conns.values():
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - closing must never mask the run's own outcome
+                pass
+        self._conns.clear()
+        if self._embed_lock is not None:
+            os.close(self._embed_lock)
+            self._embed_lock = None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextmanager
+def reaping(pid: int | None) -> Iterator[None]:
+    """While the body runs (a destroy), reap ``pid`` as soon as it exits, if it is our child."""
+    if pid is None:
+        yield
+        return
+    done = threading.Event()
+
+    def reap() -> None:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass  # not adopted by us (no subreaper, or another parent): nothing to reap
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=reap, name=f"reap-{pid}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.wait(timeout=5)

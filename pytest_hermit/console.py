@@ -1,0 +1,118 @@
+"""The guest console: libvirt stream -> pipe -> pexpect, line by line, into a transcript.
+
+A thread pumps the libvirt console stream into a pipe so that the reading
+side is an ordinary file descriptor: pexpect waits on it with select(), which
+a Ctrl-C interrupts (a blocking libvirt ``recv`` would not), and the same
+code serves local and remote URIs alike.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pexpect
+import pexpect.fdpexpect
+
+_CHUNK = 65536
+
+
+class StreamPump:
+    """Copies a libvirt stream into a pipe until the stream ends or is aborted."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.read_fd, self._write_fd = os.pipe()
+        self._thread = threading.Thread(target=self._run, name="hermit-console", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                try:
+                    data = self.stream.recv(_CHUNK)
+                except Exception:  # noqa: BLE001 - any stream error ends the console (domain gone)
+                    break
+                if not isinstance(data, bytes) or not data:
+                    break
+                os.write(self._write_fd, data)
+        finally:
+            os.close(self._write_fd)
+
+    def close(self) -> None:
+        try:
+            self.stream.abort()
+        except Exception:  # noqa: BLE001 - the stream may already be finished by the guest's power-off
+            pass
+        self._thread.join(timeout=5)
+        try:
+            os.close(self.read_fd)
+        except OSError:
+            pass
+
+
+@dataclass
+class ReadOutcome:
+    """How reading ended, and when the first line arrived (seconds after start)."""
+
+    ended: bool
+    first_line_s: float | None
+    lines: int
+
+
+class ConsoleTimeout(Exception):
+    """No end of output before the deadline."""
+
+
+def read_lines(
+    fd: int,
+    transcript: Path,
+    on_line: Callable[[str], bool],
+    *,
+    timeout: float,
+    started: float,
+) -> ReadOutcome:
+    """Feed console lines to ``on_line`` until it returns True, the console ends, or time runs out.
+
+    Every byte also goes to ``transcript``, flushed per line, so the file
+    holds what the guest printed even after a crash or a Ctrl-C.
+    """
+    child = pexpect.fdpexpect.fdspawn(fd, encoding="utf-8", codec_errors="replace", timeout=timeout)
+    first_line: float | None = None
+    count = 0
+    deadline = started + timeout
+    with transcript.open("w", encoding="utf-8") as out:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ConsoleTimeout()
+            index = child.expect(["\n", pexpect.EOF, pexpect.TIMEOUT], timeout=remaining)
+            if index == 2:
+                _flush_partial(child.before, out)
+                raise ConsoleTimeout()
+            text = child.before or ""
+            if index == 1:
+                if text:
+                    out.write(text)
+                    out.flush()
+                    count += 1
+                    on_line(text)
+                return ReadOutcome(True, first_line, count)
+            out.write(text.replace("\r", "") + "\n")
+            out.flush()
+            count += 1
+            if first_line is None and text.strip():
+                first_line = time.monotonic() - started
+            if on_line(text):
+                return ReadOutcome(False, first_line, count)
+
+
+def _flush_partial(text: object, out: Any) -> None:
+    if isinstance(text, str) and text:
+        out.write(text)
+        out.flush()

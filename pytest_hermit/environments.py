@@ -1,0 +1,202 @@
+"""The environment registry: the four of the reference study plus the user's own.
+
+An environment is plain data (which hypervisor, which libvirt driver, how the
+guest boots); whether this host can run it is the probe's business
+(``probes.py``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from pytest_hermit.errors import ConfigError
+
+#: libvirt URI placeholder: the embedded QEMU driver rooted in the plugin's state dir.
+EMBEDDED_QEMU = "qemu:///embed"
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One way of running the guest: hypervisor, libvirt driver and boot path."""
+
+    name: str
+    base: str
+    domain_type: str
+    os_type: str
+    machine: str
+    uri: str
+    expected_signature: str
+    boot: str = "kernel"
+    cpu_model: str | None = None
+    cpu_disabled_features: tuple[str, ...] = ()
+    memory_mib: int = 512
+    vcpus: int = 1
+    description: str = ""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def is_xen(self) -> bool:
+        return self.domain_type == "xen"
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.uri == EMBEDDED_QEMU
+
+    def as_dict(self) -> dict[str, Any]:
+        """The definition as stored with a baseline (what made the numbers)."""
+        return {
+            "name": self.name,
+            "base": self.base,
+            "domain_type": self.domain_type,
+            "os_type": self.os_type,
+            "machine": self.machine,
+            "uri": self.uri,
+            "boot": self.boot,
+            "cpu_model": self.cpu_model,
+            "memory_mib": self.memory_mib,
+            "vcpus": self.vcpus,
+        }
+
+
+BUILTIN: dict[str, Environment] = {
+    env.name: env
+    for env in (
+        Environment(
+            name="kvm",
+            base="kvm",
+            domain_type="kvm",
+            os_type="hvm",
+            machine="pc",
+            uri=EMBEDDED_QEMU,
+            expected_signature="KVMKVMKVM",
+            # qemu64 is what works under every KVM, including the instruction
+            # emulator behind a /dev/kvm without VT-x/AMD-V; svm is off
+            # because qemu64 advertises it and KVM refuses it without nesting.
+            cpu_model="qemu64",
+            cpu_disabled_features=("svm",),
+            description="QEMU with KVM acceleration",
+        ),
+        Environment(
+            name="qemu",
+            base="qemu",
+            domain_type="qemu",
+            os_type="hvm",
+            machine="pc",
+            uri=EMBEDDED_QEMU,
+            expected_signature="TCGTCGTCGTCG",
+            cpu_model="qemu64",
+            description="QEMU, pure emulation (TCG)",
+        ),
+        Environment(
+            name="hvm",
+            base="hvm",
+            domain_type="xen",
+            os_type="hvm",
+            machine="xenfv",
+            uri="xen:///system",
+            expected_signature="XenVMMXenVMM",
+            # Direct kernel boot of an HVM guest hangs in Debian's Xen 4.17
+            # (fw_cfg DMA); a GRUB ISO is also how HermitCore's HVM port boots.
+            boot="iso",
+            description="Xen, fully virtualized",
+        ),
+        Environment(
+            name="pvh",
+            base="pvh",
+            domain_type="xen",
+            os_type="xenpvh",
+            machine="xenpvh",
+            uri="xen:///system",
+            expected_signature="XenVMMXenVMM",
+            description="Xen, PVH",
+        ),
+    )
+}
+
+_USER_KEYS = {"base", "uri", "libvirt_uri", "memory", "memory_mib", "vcpus", "machine", "cpu", "cpu_model", "boot", "description"}
+
+
+def user_environment(name: str, table: dict[str, Any], source: str) -> Environment:
+    """An environment from ``[tool.hermit.environments.NAME]``: a base plus overrides."""
+    where = f"{source}: [tool.hermit.environments.{name}]"
+    unknown = sorted(set(table) - _USER_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(_USER_KEYS))}")
+    base_name = table.get("base")
+    if base_name not in BUILTIN:
+        raise ConfigError(f"{where}: 'base' must be one of {', '.join(BUILTIN)}, got {base_name!r}")
+    env = replace(BUILTIN[base_name], name=name, description=str(table.get("description", f"{base_name}, user-defined")))
+
+    def integer(key: str) -> int:
+        value = table[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ConfigError(f"{where}: {key} must be a positive integer, got {value!r}")
+        return value
+
+    def text(key: str) -> str:
+        value = table[key]
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{where}: {key} must be a non-empty string, got {value!r}")
+        return value
+
+    for key in ("uri", "libvirt_uri"):
+        if key in table:
+            env = replace(env, uri=text(key))
+    for key in ("memory", "memory_mib"):
+        if key in table:
+            env = replace(env, memory_mib=integer(key))
+    if "vcpus" in table:
+        env = replace(env, vcpus=integer("vcpus"))
+    if "machine" in table:
+        env = replace(env, machine=text("machine"))
+    for key in ("cpu", "cpu_model"):
+        if key in table:
+            env = replace(env, cpu_model=text(key), cpu_disabled_features=())
+    if "boot" in table:
+        boot = text("boot")
+        if boot not in ("kernel", "iso"):
+            raise ConfigError(f"{where}: boot must be 'kernel' or 'iso', got {boot!r}")
+        env = replace(env, boot=boot)
+    return env
+
+
+def load_registry(pyproject: Path | None) -> dict[str, Environment]:
+    """Built-in environments plus the ones defined in ``pyproject.toml``."""
+    registry = dict(BUILTIN)
+    if pyproject is None or not pyproject.is_file():
+        return registry
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{pyproject}: not valid TOML: {exc}") from None
+    tables = data.get("tool", {}).get("hermit", {}).get("environments", {})
+    if not isinstance(tables, dict):
+        raise ConfigError(f"{pyproject}: [tool.hermit.environments] must be a table of tables")
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{pyproject}: [tool.hermit.environments.{name}] must be a table")
+        if name in BUILTIN:
+            raise ConfigError(f"{pyproject}: environment {name!r} shadows a built-in one; pick another name and set base = {name!r}")
+        registry[name] = user_environment(name, table, str(pyproject))
+    return registry
+
+
+def select(spec: str, registry: dict[str, Environment], source: str) -> list[Environment]:
+    """Environments named by ``kvm,qemu`` or ``all``; an unknown name is a usage error."""
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    if not names:
+        raise ConfigError(f"{source}: no environment named; known: {', '.join(registry)}")
+    if names == ["all"]:
+        return list(registry.values())
+    unknown = [n for n in names if n not in registry]
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown environment {', '.join(repr(n) for n in unknown)}; known: {', '.join(registry)} (or 'all')"
+        )
+    seen: dict[str, Environment] = {}
+    for n in names:
+        seen.setdefault(n, registry[n])
+    return list(seen.values())

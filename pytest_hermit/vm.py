@@ -1,0 +1,141 @@
+"""One boot, start to end, modelled on xtf-runner.
+
+Define a transient domain with a unique name, start it paused, attach the
+console, resume, read until the results are complete or the guest ends, and
+destroy it on every path: success, bad output, timeout, crash, Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_hermit.connections import Connections, reaping
+from pytest_hermit.console import ConsoleTimeout, StreamPump, read_lines
+from pytest_hermit.domxml import DomainSpec, render
+from pytest_hermit.environments import Environment
+from pytest_hermit.errors import BootTimeout, RunError
+from pytest_hermit.parsers import BootResult, ConsoleParser
+
+_counter = itertools.count(1)
+
+
+def unique_name(env: Environment) -> str:
+    """A domain name no other run on this host will pick."""
+    return f"hermit-{env.name}-{os.getpid()}-{next(_counter)}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class BootRecord:
+    """One boot's results with what the host observed."""
+
+    result: BootResult
+    transcript: Path
+    first_line_ms: float | None
+    wall_s: float
+    ended: bool
+
+
+class LiveDomains:
+    """Domains this process started and has not destroyed yet: the last line of defence."""
+
+    _lock = threading.Lock()
+    _live: dict[str, Any] = {}
+
+    @classmethod
+    def add(cls, name: str, domain: Any) -> None:
+        with cls._lock:
+            cls._live[name] = domain
+
+    @classmethod
+    def discard(cls, name: str) -> None:
+        with cls._lock:
+            cls._live.pop(name, None)
+
+    @classmethod
+    def destroy_all(cls) -> list[str]:
+        with cls._lock:
+            leftovers = list(cls._live.items())
+            cls._live.clear()
+        for _name, domain in leftovers:
+            try:
+                domain.destroy()
+            except Exception:  # noqa: BLE001 - best effort at exit; the domain may be gone already
+                pass
+        return [name for name, _ in leftovers]
+
+
+def _destroy(conns: Connections, name: str, domain: Any) -> None:
+    lv = conns.libvirt
+    with reaping(conns.qemu_pid(name)):
+        try:
+            domain.destroy()
+        except lv.libvirtError as exc:
+            # A guest that powered off is gone already (on_poweroff=destroy).
+            if exc.get_error_code() not in (lv.VIR_ERR_NO_DOMAIN, lv.VIR_ERR_OPERATION_INVALID):
+                raise RunError(f"libvirt could not destroy domain {name}: {exc}") from None
+    LiveDomains.discard(name)
+
+
+def boot(
+    conns: Connections,
+    env: Environment,
+    spec: DomainSpec,
+    parser: ConsoleParser,
+    *,
+    timeout: float,
+    transcript: Path,
+    on_line: Callable[[str], None] | None = None,
+) -> BootRecord:
+    """Boot ``spec`` in ``env`` once and parse its console; the domain never outlives this call."""
+    conn = conns.open(env)
+    lv = conns.libvirt
+    xml = render(env, spec)
+    transcript.parent.mkdir(parents=True, exist_ok=True)
+    started_wall = time.monotonic()
+    try:
+        domain = conn.createXML(xml, lv.VIR_DOMAIN_START_PAUSED)
+    except lv.libvirtError as exc:
+        raise RunError(f"libvirt could not start the domain: {exc}", env=env.name) from None
+    LiveDomains.add(spec.name, domain)
+    pump: StreamPump | None = None
+    try:
+        stream = conn.newStream(0)
+        domain.openConsole(None, stream, lv.VIR_DOMAIN_CONSOLE_FORCE)
+        pump = StreamPump(stream)
+        domain.resume()
+        started = time.monotonic()
+
+        def feed(line: str) -> bool:
+            parser.feed(line)
+            if on_line is not None:
+                on_line(line)
+            return parser.complete
+
+        try:
+            outcome = read_lines(pump.read_fd, transcript, feed, timeout=timeout, started=started)
+        except ConsoleTimeout:
+            raise BootTimeout(
+                f"timed out after {timeout:g} s (--hermit-timeout) waiting for the guest to finish; "
+                f"it printed {parser.line_no} line(s)",
+                env=env.name,
+                transcript=transcript,
+            ) from None
+        result = parser.finish(ended=outcome.ended)
+        first_ms = outcome.first_line_s * 1000 if outcome.first_line_s is not None else None
+        return BootRecord(result, transcript, first_ms, time.monotonic() - started_wall, outcome.ended)
+    except lv.libvirtError as exc:
+        raise RunError(f"libvirt failed during the boot: {exc}", env=env.name, transcript=transcript) from None
+    finally:
+        try:
+            _destroy(conns, spec.name, domain)
+        finally:
+            if pump is not None:
+                pump.close()
