@@ -35,7 +35,7 @@ void klog(enum log_level lvl, const char *fmt, ...)
 {
     static const char *names[] = { "INFO", "WARNING", "ERROR" };
     char buf[512];
-    u64 ms = tsc_khz ? rdtsc() / tsc_khz : 0;
+    u64 ms = tsc_khz ? uptime_ms() : 0;
     int n = snprintf(buf, sizeof(buf), "[%lu.%03lu][0:%d][%s] ", ms / 1000, ms % 1000,
                      getpid(), names[lvl]);
     va_list ap;

@@ -87,10 +87,12 @@ static void peer_task(void *arg)
 
 void kmain(void)
 {
+    u64 tsc_at_entry = rdtsc();
     hypervisor_detect();
     serial_init();
     xen_init();
     time_init();
+    time_origin_init(tsc_at_entry);
     traps_init();
     sched_init();
     const char *boot_err = read_boot_info();
@@ -101,8 +103,9 @@ void kmain(void)
         printk("HERMIT-ERROR %s\n", boot_err);
         hermit_done(false);
     }
-    klog(LOG_INFO, "refguest: %s boot, %lu MiB usable RAM",
-         boot_mode == BOOT_PVH ? "PVH" : "multiboot", mem_total_bytes() >> 20);
+    klog(LOG_INFO, "refguest: %s boot, %lu MiB usable RAM, clock from %s",
+         boot_mode == BOOT_PVH ? "PVH" : "multiboot", mem_total_bytes() >> 20,
+         time_origin_name());
     if (!cmdline_parse(cmdline, boot_mode == BOOT_MULTIBOOT))
         hermit_done(false);
     task_create(peer_task, NULL);

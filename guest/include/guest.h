@@ -36,6 +36,9 @@ bool serial_init(void);
 extern u64 tsc_khz;
 void time_init(void);
 u64 tsc_to_us(u64 cycles);
+void time_origin_init(u64 tsc_at_entry);
+const char *time_origin_name(void);
+u64 uptime_ms(void);
 
 /* hypervisor.c */
 enum hv_kind { HV_NONE, HV_KVM, HV_TCG, HV_XEN, HV_OTHER };
