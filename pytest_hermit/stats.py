@@ -1,0 +1,623 @@
+"""Statistics of the regression gate: is the current run slower than its baseline?
+
+Pure functions on :class:`~pytest_hermit.samples.Samples`; no VM, no files.
+
+The method (``docs/statistics.md`` has the reasons and the measured error rates):
+
+* The unit of evidence is the boot.  Each boot is summarised by the median of
+  its repetitions; an arm (baseline or current) by the 20 % trimmed geometric
+  mean of its per-boot medians ("location").
+* The change is ``current / baseline - 1`` for costs (cycles, ms) and
+  ``1 - current / baseline`` for throughputs (MB/s): positive is always worse.
+* The interval is a hierarchical bootstrap (resample boots, then repetitions
+  inside each chosen boot), expanded for small numbers of boots.
+* The rank test is Mann-Whitney U on the per-boot medians.
+* Across the metrics of one :func:`judge_all` call the p-values are Holm
+  adjusted and the intervals Bonferroni widened.
+* Verdicts: see :class:`Verdict`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import stats as _sps
+
+from pytest_hermit.samples import Direction, Samples
+
+__all__ = [
+    "TRIM",
+    "Comparison",
+    "ConfidenceInterval",
+    "Step",
+    "Verdict",
+    "compare",
+    "holm",
+    "judge_all",
+    "location",
+    "next_step",
+    "next_step_all",
+    "planned_looks",
+    "spending",
+]
+
+#: Fraction trimmed from each end of the sorted per-boot medians.
+TRIM = 0.2
+
+DEFAULT_CONFIDENCE = 0.95
+DEFAULT_RESAMPLES = 4000
+DEFAULT_SEED = 0
+
+#: Upper bound on the elements one bootstrap chunk materialises (memory cap).
+_CHUNK_ELEMENTS = 4_000_000
+
+
+class Verdict(IntEnum):
+    """Outcome of one comparison, ordered so that the worst one wins (``max``).
+
+    An improvement outranks "unchanged" because it asks for attention (the
+    baseline is stale); "inconclusive" outranks both because nothing was
+    decided; a regression outranks everything because it fails the test.
+    """
+
+    UNCHANGED = 0
+    IMPROVEMENT = 1
+    INCONCLUSIVE = 2
+    REGRESSION = 3
+
+    @property
+    def word(self) -> str:
+        """The verb used in messages: ``getpid regressed on kvm``."""
+        return _WORDS[self]
+
+
+_WORDS = {
+    Verdict.UNCHANGED: "unchanged",
+    Verdict.IMPROVEMENT: "improved",
+    Verdict.INCONCLUSIVE: "inconclusive",
+    Verdict.REGRESSION: "regressed",
+}
+
+
+@dataclass(frozen=True)
+class ConfidenceInterval:
+    """A two-sided interval for the relative change (fractions, positive = worse)."""
+
+    low: float
+    high: float
+    level: float
+
+    def contains(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The judgement of one metric: baseline against current."""
+
+    metric: str
+    unit: str
+    direction: Direction
+    #: Trimmed geometric mean of the per-boot medians, in ``unit``.
+    baseline_location: float
+    current_location: float
+    #: Relative change, positive = worse (0.156 is +15.6 %).
+    change: float
+    interval: ConfidenceInterval
+    #: Two-sided Mann-Whitney U p-value on the per-boot medians, unadjusted.
+    p_value: float
+    #: ``p_value`` after Holm's adjustment over the family (equal when alone).
+    p_adjusted: float
+    #: Number of metrics judged together (the multiple-comparison family).
+    family_size: int
+    tolerance: float
+    #: Family-wise error rate the decisions were made at (1 - confidence).
+    alpha: float
+    verdict: Verdict
+    baseline_boots: int
+    baseline_reps: int
+    current_boots: int
+    current_reps: int
+    #: Current-run boots that would likely decide, given this baseline and
+    #: the noise seen; ``None`` when decided, or when the baseline itself has
+    #: too few boots for any number of current boots to decide.
+    boots_needed: int | None
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict is Verdict.REGRESSION
+
+    def message(self, env: str) -> str:
+        """One line a person can act on, in the shape of DESIGN.md."""
+        p = f"Mann-Whitney p={_fmt_p(self.p_adjusted)}"
+        if self.family_size > 1:
+            p += f" (Holm, {self.family_size} metrics)"
+        samples = f"{self.current_boots} boots x {self.current_reps} reps"
+        if (self.baseline_boots, self.baseline_reps) != (self.current_boots, self.current_reps):
+            samples += f", baseline {self.baseline_boots} boots x {self.baseline_reps} reps"
+        text = (
+            f"{self.metric} {self.verdict.word} on {env}: "
+            f"{_fmt_num(self.baseline_location)} -> {_fmt_num(self.current_location)} {self.unit} "
+            f"({_fmt_pct(self.change)}, {_fmt_level(self.interval.level)} CI "
+            f"{_fmt_pct(self.interval.low)}..{_fmt_pct(self.interval.high)}, {p}, "
+            f"tolerance {_fmt_tolerance(self.tolerance)}, {samples}"
+        )
+        if self.verdict is Verdict.INCONCLUSIVE:
+            text += "; " + self.advice()
+        return text + ")"
+
+    def advice(self) -> str:
+        """What would decide an inconclusive comparison."""
+        if self.verdict is not Verdict.INCONCLUSIVE:
+            return "decided"
+        if self.boots_needed is None:
+            return "the baseline has too few boots to decide: record it again with more boots"
+        return f"about {self.boots_needed} boots needed"
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _fmt_num(x: float) -> str:
+    return f"{x:.1f}" if abs(x) >= 1 else f"{x:.3g}"
+
+
+def _fmt_pct(x: float) -> str:
+    return f"{100 * x:+.1f}%"
+
+
+def _fmt_tolerance(x: float) -> str:
+    return f"{100 * x:g}%"
+
+
+def _fmt_level(level: float) -> str:
+    return f"{round(100 * level, 2):g}%"
+
+
+def _fmt_p(p: float) -> str:
+    if p >= 0.01:
+        return f"{p:.2f}"
+    if p >= 0.0001:
+        return f"{p:.4f}"
+    return f"{p:.1e}"
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _validate_samples(s: Samples, role: str) -> None:
+    name = f"{role} samples of {s.metric!r}"
+    if not s.per_boot:
+        raise ValueError(f"{name} are empty: no boots were recorded")
+    for i, boot in enumerate(s.per_boot):
+        if not boot:
+            raise ValueError(f"{name}: boot {i} has no repetitions")
+        for v in boot:
+            if not math.isfinite(v):
+                raise ValueError(f"{name}: boot {i} holds a non-finite value {v!r}")
+    if len(s.per_boot) < 2:
+        raise ValueError(
+            f"{name} have 1 boot; at least 2 are needed per side, because the variation "
+            "between boots is the noise the comparison must see (repetitions inside one "
+            "boot are not independent); 10 or more are recommended"
+        )
+    bad = [i for i, m in enumerate(s.boot_medians) if m <= 0]
+    if bad:
+        raise ValueError(
+            f"{name}: the median of boot {bad[0]} is not positive; a relative change needs "
+            "positive values (cycles, ms, MB/s)"
+        )
+
+
+def _validate_pair(baseline: Samples, current: Samples) -> None:
+    if baseline.metric != current.metric:
+        raise ValueError(f"cannot compare different metrics: baseline {baseline.metric!r}, current {current.metric!r}")
+    if baseline.unit != current.unit:
+        raise ValueError(
+            f"unit mismatch for {baseline.metric!r}: baseline in {baseline.unit!r}, current in {current.unit!r}"
+        )
+    if baseline.direction is not current.direction:
+        raise ValueError(
+            f"direction mismatch for {baseline.metric!r}: baseline {baseline.direction.value} is better, "
+            f"current {current.direction.value} is better"
+        )
+    _validate_samples(baseline, "baseline")
+    _validate_samples(current, "current")
+
+
+def _validate_settings(tolerance: float, confidence: float, n_resamples: int) -> None:
+    if not (0 <= tolerance < 1) or not math.isfinite(tolerance):
+        raise ValueError(f"tolerance must be a fraction in [0, 1) (0.05 for 5%), got {tolerance!r}")
+    if not (0 < confidence < 1):
+        raise ValueError(f"confidence must lie in (0, 1) (0.95 for 95%), got {confidence!r}")
+    if n_resamples < 200:
+        raise ValueError(f"n_resamples must be at least 200, got {n_resamples!r}")
+
+
+# --------------------------------------------------------------------------- estimators
+
+
+def _trimmed_mean_sorted(sorted_logs: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Trimmed mean along the last axis of already sorted values."""
+    n = sorted_logs.shape[-1]
+    k = int(TRIM * n)
+    return np.asarray(sorted_logs[..., k : n - k].mean(axis=-1), dtype=np.float64)
+
+
+def location(samples: Samples) -> float:
+    """The robust location of an arm: 20 % trimmed geometric mean of per-boot medians."""
+    logs = np.sort(np.log(np.asarray(samples.boot_medians, dtype=np.float64)))
+    return float(np.exp(_trimmed_mean_sorted(logs)))
+
+
+def _padded(samples: Samples) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
+    lengths = np.array([len(b) for b in samples.per_boot], dtype=np.intp)
+    x = np.full((len(lengths), int(lengths.max())), np.inf)
+    for i, boot in enumerate(samples.per_boot):
+        x[i, : len(boot)] = boot
+    return x, lengths
+
+
+def _bootstrap_log_locations(samples: Samples, n_resamples: int, rng: np.random.Generator) -> NDArray[np.float64]:
+    """Log locations of ``n_resamples`` hierarchical bootstrap replicates.
+
+    Each replicate draws B boots with replacement, then, inside every drawn
+    boot, as many repetitions as it holds with replacement; per-boot medians
+    and the trimmed mean of their logs follow, all vectorised.
+    """
+    x, lengths = _padded(samples)
+    n_boots, width = x.shape
+    uniform = bool((lengths == width).all())
+    per_chunk = max(1, _CHUNK_ELEMENTS // (n_boots * width))
+    out = np.empty(n_resamples, dtype=np.float64)
+    for start in range(0, n_resamples, per_chunk):
+        n = min(per_chunk, n_resamples - start)
+        boots = rng.integers(0, n_boots, size=(n, n_boots))
+        lens = lengths[boots]
+        if uniform:
+            reps = rng.integers(0, width, size=(n, n_boots, width))
+        else:
+            reps = (rng.random((n, n_boots, width)) * lens[..., None]).astype(np.intp)
+        values = x[boots[..., None], reps]
+        if not uniform:
+            values[np.arange(width) >= lens[..., None]] = np.inf
+        values.sort(axis=-1)  # rows are short: a full sort beats partition here
+        lo_idx = (lens - 1) // 2
+        hi_idx = lens // 2
+        lo = np.take_along_axis(values, lo_idx[..., None], axis=-1)[..., 0]
+        hi = np.take_along_axis(values, hi_idx[..., None], axis=-1)[..., 0]
+        logs = np.log(0.5 * (lo + hi))
+        logs.sort(axis=-1)
+        out[start : start + n] = _trimmed_mean_sorted(logs)
+    return out
+
+
+# --------------------------------------------------------------------------- one metric, raw
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """Everything about one pair that does not depend on the decision level."""
+
+    baseline: Samples
+    current: Samples
+    log_ratio: float
+    boot_log_ratios: NDArray[np.float64]
+    p_value: float
+    pooled_log_sd: float
+
+
+def _analyse(baseline: Samples, current: Samples, n_resamples: int, seed: int | None) -> _Raw:
+    _validate_pair(baseline, current)
+    rng = np.random.default_rng(seed)
+    log_ratio = math.log(location(current)) - math.log(location(baseline))
+    boot = _bootstrap_log_locations(current, n_resamples, rng) - _bootstrap_log_locations(baseline, n_resamples, rng)
+    a = np.asarray(baseline.boot_medians, dtype=np.float64)
+    b = np.asarray(current.boot_medians, dtype=np.float64)
+    if np.ptp(np.concatenate([a, b])) == 0:
+        p = 1.0  # every boot identical: no evidence of any difference
+    else:
+        p = float(_sps.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+    la, lb = np.log(a), np.log(b)
+    pooled = math.sqrt(
+        (float(np.var(la, ddof=1)) * (len(la) - 1) + float(np.var(lb, ddof=1)) * (len(lb) - 1))
+        / (len(la) + len(lb) - 2)
+    )
+    return _Raw(baseline, current, log_ratio, boot, p, pooled)
+
+
+def _to_change(log_ratio: float, direction: Direction) -> float:
+    """Relative change from log(current/baseline), signed so that positive is worse."""
+    r = math.exp(log_ratio)
+    return r - 1 if direction is Direction.LOWER_IS_BETTER else 1 - r
+
+
+def _expanded_alpha(alpha: float, n: int) -> float:
+    """Hesterberg's expanded percentile: widen for the narrowness bias at small n."""
+    t = float(_sps.t.ppf(1 - alpha / 2, n - 1))
+    z = math.sqrt(n / (n - 1)) * t
+    return float(2 * _sps.norm.sf(z))
+
+
+def _interval(raw: _Raw, alpha: float) -> ConfidenceInterval:
+    n = min(raw.baseline.boots, raw.current.boots)
+    a = _expanded_alpha(alpha, n)
+    lo, hi = np.quantile(raw.boot_log_ratios, [a / 2, 1 - a / 2])
+    direction = raw.current.direction
+    c_lo, c_hi = _to_change(float(lo), direction), _to_change(float(hi), direction)
+    return ConfidenceInterval(min(c_lo, c_hi), max(c_lo, c_hi), 1 - alpha)
+
+
+def _min_mw_p(n_a: int, n_b: int) -> float:
+    """Smallest two-sided p-value the exact Mann-Whitney test can reach."""
+    return min(1.0, 2 / math.comb(n_a + n_b, n_a))
+
+
+def _boots_needed(raw: _Raw, change: float, tolerance: float, alpha: float) -> int | None:
+    """Current-run boots that would likely decide, planning on the point estimate."""
+    distance = tolerance - abs(change) if abs(change) <= tolerance else abs(change)
+    distance = max(distance, tolerance / 4, 1e-4)
+    half_width_log = distance / math.exp(raw.log_ratio)
+    z = float(_sps.norm.isf(alpha / 2))
+    var = raw.pooled_log_sd**2
+    n_a = raw.baseline.boots
+    room = (half_width_log / z) ** 2 - var / n_a
+    if room <= 0:
+        return None
+    n = max(raw.current.boots + 1, math.ceil(var / room) + 1)
+    while _min_mw_p(n_a, n) >= alpha and n < 10_000:
+        n += 1
+    return n if n < 10_000 else None
+
+
+def _decide(
+    raw: _Raw, tolerance: float, alpha: float, interval_alpha: float, p_adjusted: float, family: int
+) -> Comparison:
+    direction = raw.current.direction
+    change = _to_change(raw.log_ratio, direction)
+    ci = _interval(raw, interval_alpha)
+    significant = p_adjusted < alpha
+    if significant and ci.low > 0 and change > tolerance:
+        verdict = Verdict.REGRESSION
+    elif significant and ci.high < 0 and change < -tolerance:
+        verdict = Verdict.IMPROVEMENT
+    elif -tolerance <= ci.low and ci.high <= tolerance:
+        verdict = Verdict.UNCHANGED
+    else:
+        verdict = Verdict.INCONCLUSIVE
+    needed = _boots_needed(raw, change, tolerance, interval_alpha) if verdict is Verdict.INCONCLUSIVE else None
+    return Comparison(
+        metric=raw.current.metric,
+        unit=raw.current.unit,
+        direction=direction,
+        baseline_location=location(raw.baseline),
+        current_location=location(raw.current),
+        change=change,
+        interval=ci,
+        p_value=raw.p_value,
+        p_adjusted=p_adjusted,
+        family_size=family,
+        tolerance=tolerance,
+        alpha=alpha,
+        verdict=verdict,
+        baseline_boots=raw.baseline.boots,
+        baseline_reps=raw.baseline.reps,
+        current_boots=raw.current.boots,
+        current_reps=raw.current.reps,
+        boots_needed=needed,
+    )
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error control, any dependence)."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [1.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def compare(
+    baseline: Samples,
+    current: Samples,
+    tolerance: float,
+    *,
+    confidence: float = DEFAULT_CONFIDENCE,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int | None = DEFAULT_SEED,
+) -> Comparison:
+    """Judge one metric on its own (a family of one).
+
+    ``tolerance`` is a fraction (0.05 for 5 %). Raises ``ValueError`` on
+    unusable input: empty samples, fewer than 2 boots, unit mismatch.
+    """
+    return judge_all(
+        [(baseline, current)], lambda _s: tolerance, confidence=confidence, n_resamples=n_resamples, seed=seed
+    )[0]
+
+
+def judge_all(
+    pairs: Sequence[tuple[Samples, Samples]],
+    tolerance_for: Callable[[Samples], float],
+    *,
+    confidence: float = DEFAULT_CONFIDENCE,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int | None = DEFAULT_SEED,
+) -> list[Comparison]:
+    """Judge the metrics of one run together, controlling the family-wise error.
+
+    ``pairs`` are (baseline, current) samples; ``tolerance_for(current)``
+    gives each metric's tolerance. The family-wise false-alarm rate over the
+    pairs is at most ``1 - confidence``: p-values are Holm adjusted, intervals
+    are Bonferroni widened to ``1 - alpha / m``.
+    """
+    if not pairs:
+        return []
+    tolerances = [tolerance_for(cur) for _, cur in pairs]
+    for t in tolerances:
+        _validate_settings(t, confidence, n_resamples)
+    alpha = 1 - confidence
+    return _judge(pairs, tolerances, alpha, n_resamples, seed)
+
+
+def _judge(
+    pairs: Sequence[tuple[Samples, Samples]],
+    tolerances: Sequence[float],
+    alpha: float,
+    n_resamples: int,
+    seed: int | None,
+) -> list[Comparison]:
+    seeds: list[int | None]
+    if seed is None:
+        seeds = [None] * len(pairs)
+    else:
+        seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(len(pairs))]
+    raws = [_analyse(b, c, n_resamples, s) for (b, c), s in zip(pairs, seeds, strict=True)]
+    m = len(raws)
+    adjusted = holm([r.p_value for r in raws])
+    return [_decide(r, t, alpha, alpha / m, p, m) for r, t, p in zip(raws, tolerances, adjusted, strict=True)]
+
+
+# --------------------------------------------------------------------------- adaptive sampling
+
+
+def planned_looks(initial_boots: int, max_boots: int, looks: int = 3) -> tuple[int, ...]:
+    """Boot counts of the current run at which the data are examined.
+
+    Equally spaced from ``initial_boots`` to ``max_boots``; fixed before any
+    data are seen, as the error control requires.
+    """
+    if initial_boots < 2:
+        raise ValueError(f"initial_boots must be at least 2, got {initial_boots}")
+    if max_boots < initial_boots:
+        raise ValueError(f"max_boots ({max_boots}) must be at least initial_boots ({initial_boots})")
+    if looks < 1:
+        raise ValueError(f"looks must be at least 1, got {looks}")
+    if looks == 1 or max_boots == initial_boots:
+        return (max_boots,)
+    points = [round(initial_boots + (max_boots - initial_boots) * k / (looks - 1)) for k in range(looks)]
+    return tuple(sorted(set(points)))
+
+
+def spending(alpha: float, looks: Sequence[int]) -> tuple[float, ...]:
+    """Per-look error rates: increments of an O'Brien-Fleming-type spending function.
+
+    ``alpha*(t) = 2 - 2 Phi(z_{alpha/2} / sqrt(t))`` with ``t`` the fraction
+    of the maximum boots; the increments sum to ``alpha``, so by the union
+    bound the error over all looks is at most ``alpha`` whatever the
+    correlation between looks (Bonferroni over the looks, spent unevenly).
+    """
+    z = float(_sps.norm.isf(alpha / 2))
+    total = looks[-1]
+    cumulative = [float(2 * _sps.norm.sf(z / math.sqrt(n / total))) for n in looks]
+    cumulative[-1] = alpha
+    return tuple(c - p for c, p in zip(cumulative, [0.0, *cumulative[:-1]], strict=True))
+
+
+@dataclass(frozen=True)
+class Step:
+    """What adaptive sampling says after a look."""
+
+    #: Comparisons at this look's error rate (the final verdicts when ``done``).
+    comparisons: tuple[Comparison, ...]
+    #: Index of this look in ``looks`` (0-based).
+    look: int
+    looks: tuple[int, ...]
+    #: Error rate spent at this look (family-wise, before Holm/Bonferroni).
+    alpha_spent: float
+    #: Boots to add to the current run before calling again; 0 when done.
+    add_boots: int
+
+    @property
+    def done(self) -> bool:
+        return self.add_boots == 0
+
+    @property
+    def decided(self) -> bool:
+        """True when no verdict is inconclusive."""
+        return all(c.verdict is not Verdict.INCONCLUSIVE for c in self.comparisons)
+
+    @property
+    def verdict(self) -> Verdict:
+        return max((c.verdict for c in self.comparisons), default=Verdict.UNCHANGED)
+
+    @property
+    def comparison(self) -> Comparison:
+        if len(self.comparisons) != 1:
+            raise ValueError(f"this step judged {len(self.comparisons)} metrics; use .comparisons")
+        return self.comparisons[0]
+
+
+def next_step_all(
+    pairs: Sequence[tuple[Samples, Samples]],
+    tolerance_for: Callable[[Samples], float],
+    *,
+    initial_boots: int,
+    max_boots: int,
+    looks: int = 3,
+    confidence: float = DEFAULT_CONFIDENCE,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int | None = DEFAULT_SEED,
+) -> Step:
+    """One look of a group-sequential comparison of the metrics of one workload.
+
+    Run ``initial_boots`` boots, call this, add ``step.add_boots`` boots to
+    every current sample, call again, until ``step.done``. Stops early when
+    every metric is decided or any regressed. The family-wise false-alarm
+    rate over all metrics and all looks stays at most ``1 - confidence``.
+    Each look must be taken once, at its planned boot count.
+    """
+    if not pairs:
+        raise ValueError("next_step_all needs at least one (baseline, current) pair")
+    schedule = planned_looks(initial_boots, max_boots, looks)
+    boots = min(c.boots for _, c in pairs)
+    reached = [k for k, n in enumerate(schedule) if n <= boots]
+    if not reached:
+        raise ValueError(f"the current run has {boots} boots; the first look is planned at {schedule[0]}")
+    look = reached[-1]
+    tolerances = [tolerance_for(cur) for _, cur in pairs]
+    for t in tolerances:
+        _validate_settings(t, confidence, n_resamples)
+    per_look = spending(1 - confidence, schedule)
+    comparisons = _judge(pairs, tolerances, per_look[look], n_resamples, seed)
+    decided = all(c.verdict is not Verdict.INCONCLUSIVE for c in comparisons)
+    regressed = any(c.verdict is Verdict.REGRESSION for c in comparisons)
+    last = look == len(schedule) - 1
+    add = 0 if (decided or regressed or last) else schedule[look + 1] - boots
+    return Step(tuple(comparisons), look, schedule, per_look[look], add)
+
+
+def next_step(
+    baseline: Samples,
+    current: Samples,
+    tolerance: float,
+    *,
+    initial_boots: int,
+    max_boots: int,
+    looks: int = 3,
+    confidence: float = DEFAULT_CONFIDENCE,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int | None = DEFAULT_SEED,
+) -> Step:
+    """:func:`next_step_all` for a single metric."""
+    return next_step_all(
+        [(baseline, current)],
+        lambda _s: tolerance,
+        initial_boots=initial_boots,
+        max_boots=max_boots,
+        looks=looks,
+        confidence=confidence,
+        n_resamples=n_resamples,
+        seed=seed,
+    )
