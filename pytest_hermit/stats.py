@@ -151,6 +151,17 @@ class Comparison:
             text += "; " + self.advice()
         return text + ")"
 
+    def cells(self) -> dict[str, str]:
+        """The comparison as table cells (baseline, current, change, interval, p, verdict)."""
+        return {
+            "baseline": _fmt_num(self.baseline_location),
+            "current": _fmt_num(self.current_location),
+            "change": _fmt_pct(self.change),
+            "interval": f"{_fmt_pct(self.interval.low)}..{_fmt_pct(self.interval.high)}",
+            "p": _fmt_p(self.p_adjusted),
+            "verdict": self.verdict.name.lower(),
+        }
+
     def advice(self) -> str:
         """What would decide an inconclusive comparison."""
         if self.verdict is not Verdict.INCONCLUSIVE:

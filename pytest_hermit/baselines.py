@@ -1,0 +1,532 @@
+"""Named baselines: versioned JSON files of samples with the context they were taken in.
+
+Layout: ``<dir>/<NAME>.json``. A file holds entries keyed by (test nodeid,
+environment, metric); each entry has its samples (unit, direction, boots x
+repetitions) and refers to a context (plugin version, environment
+definition, host fingerprint, guest image hash and command line, git commit
+and branch, date). Contexts are stored once and referred to by id, so a file
+stays small and readable by other tools::
+
+    {"schema": "pytest-hermit/baseline", "version": 1, "name": "main",
+     "contexts": {"3f2a...": {...}},
+     "entries": [{"test": "...", "env": "kvm", "metric": "getpid", "unit": "cycles",
+                  "direction": "lower", "per_boot": [[9, 9, 10], ...], "context": "3f2a..."}]}
+
+Everything here is pure (dataclasses <-> JSON-shaped dicts, refusal checks
+returning a reason or ``None``) except :func:`load`, :func:`load_named`,
+:func:`list_names` and :func:`save_merge`, the file I/O at the edge.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_hermit.errors import HermitError
+from pytest_hermit.samples import Direction, Samples
+
+__all__ = [
+    "IGNORED_CMDLINE_KEYS",
+    "SCHEMA",
+    "VERSION",
+    "Baseline",
+    "BaselineError",
+    "Context",
+    "Entry",
+    "HostFingerprint",
+    "Key",
+    "cmdline_difference",
+    "cmdline_words",
+    "from_document",
+    "list_names",
+    "load",
+    "load_named",
+    "merge",
+    "path_for",
+    "refusal",
+    "refuse_cmdline",
+    "refuse_emulation",
+    "refuse_host",
+    "refuse_missing",
+    "save_merge",
+    "to_document",
+    "validate_name",
+]
+
+SCHEMA = "pytest-hermit/baseline"
+VERSION = 1
+
+#: Command line keys that do not make numbers incomparable: ``inject=`` is the
+#: knob that stands in for a change of the code under test, ``reps=`` only
+#: changes how many repetitions each boot holds.
+IGNORED_CMDLINE_KEYS = frozenset({"inject", "reps"})
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+#: (test nodeid, environment, metric)
+Key = tuple[str, str, str]
+
+
+class BaselineError(HermitError):
+    """A baseline file that cannot be used: missing, corrupt, unknown schema or version.
+
+    The message names the file; the file itself is never modified.
+    """
+
+    def __init__(self, path: Path | str, what: str) -> None:
+        self.path = Path(path)
+        self.what = what
+        super().__init__(f"baseline {self.path}: {what}")
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class HostFingerprint:
+    """What makes numbers from two hosts comparable (or not)."""
+
+    cpu_model: str = ""
+    host_kernel: str = ""
+    libvirt_version: str = ""
+    qemu_version: str = ""
+    #: CPUID hypervisor signature the guest saw (``KVMKVMKVM``, ``TCGTCGTCGTCG``...).
+    hypervisor_signature: str = ""
+    #: True when the numbers come from emulation.
+    emulated: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "cpu_model": self.cpu_model,
+            "host_kernel": self.host_kernel,
+            "libvirt_version": self.libvirt_version,
+            "qemu_version": self.qemu_version,
+            "hypervisor_signature": self.hypervisor_signature,
+            "emulated": self.emulated,
+        }
+
+    def differences(self, other: HostFingerprint) -> list[str]:
+        """``field: 'a' vs 'b'`` for every field that differs (emulation excluded)."""
+        mine, theirs = self.as_dict(), other.as_dict()
+        return [f"{k} {mine[k]!r} vs {theirs[k]!r}" for k in mine if k != "emulated" and mine[k] != theirs[k]]
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where and how an entry was measured."""
+
+    plugin_version: str
+    environment: Mapping[str, Any]
+    host: HostFingerprint
+    guest_sha256: str
+    guest_cmdline: str
+    git_commit: str | None
+    git_branch: str | None
+    #: ISO 8601 date and time (UTC) of the measurement.
+    date: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "plugin_version": self.plugin_version,
+            "environment": dict(self.environment),
+            "host": self.host.as_dict(),
+            "guest_sha256": self.guest_sha256,
+            "guest_cmdline": self.guest_cmdline,
+            "git_commit": self.git_commit,
+            "git_branch": self.git_branch,
+            "date": self.date,
+        }
+
+    def ident(self) -> str:
+        """A stable id for the context (hash of its canonical JSON)."""
+        canonical = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """The samples of one metric of one test in one environment."""
+
+    test: str
+    env: str
+    samples: Samples
+    context: Context
+
+    @property
+    def key(self) -> Key:
+        return (self.test, self.env, self.samples.metric)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A named set of entries. Build with :meth:`of`; look up with :meth:`get`."""
+
+    name: str
+    entries: Mapping[Key, Entry] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, name: str, entries: Iterable[Entry]) -> Baseline:
+        return cls(name, {e.key: e for e in entries})
+
+    def get(self, test: str, env: str, metric: str) -> Entry | None:
+        return self.entries.get((test, env, metric))
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(sorted(self.entries.values(), key=lambda e: e.key))
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def tests(self) -> list[tuple[str, str]]:
+        """The (test, environment) pairs present, sorted."""
+        return sorted({(e.test, e.env) for e in self.entries.values()})
+
+
+def merge(old: Baseline, new_entries: Iterable[Entry]) -> Baseline:
+    """``old`` with the entries it shares with ``new_entries`` replaced and the rest added."""
+    entries = dict(old.entries)
+    for e in new_entries:
+        entries[e.key] = e
+    return Baseline(old.name, entries)
+
+
+# --------------------------------------------------------------------------- names and paths
+
+
+def validate_name(name: str) -> str:
+    """A baseline name is a file stem: letters, digits, ``.``, ``_``, ``-``; no path."""
+    if not _NAME.fullmatch(name) or name in {".", ".."} or name.endswith(".json"):
+        raise ValueError(
+            f"invalid baseline name {name!r}: use 1-100 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit, without '.json' (no slashes: the name is a file in the baseline dir)"
+        )
+    return name
+
+
+def path_for(directory: Path | str, name: str) -> Path:
+    return Path(directory) / f"{validate_name(name)}.json"
+
+
+# --------------------------------------------------------------------------- (de)serialisation
+
+
+def to_document(baseline: Baseline) -> dict[str, Any]:
+    """The JSON-shaped document of a baseline (deterministic order)."""
+    contexts: dict[str, dict[str, Any]] = {}
+    entries = []
+    for e in baseline:
+        ident = e.context.ident()
+        contexts.setdefault(ident, e.context.as_dict())
+        entries.append(
+            {
+                "test": e.test,
+                "env": e.env,
+                "metric": e.samples.metric,
+                "unit": e.samples.unit,
+                "direction": e.samples.direction.value,
+                "per_boot": [list(boot) for boot in e.samples.per_boot],
+                "context": ident,
+            }
+        )
+    return {"schema": SCHEMA, "version": VERSION, "name": baseline.name, "contexts": contexts, "entries": entries}
+
+
+class _Reader:
+    """Typed access to a JSON document, raising :class:`BaselineError` with the place."""
+
+    def __init__(self, source: Path | str) -> None:
+        self.source = source
+
+    def fail(self, what: str) -> BaselineError:
+        return BaselineError(self.source, what)
+
+    def obj(self, value: object, where: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(f"{where} must be an object, found {type(value).__name__}")
+        return value
+
+    def text(self, d: dict[str, Any], key: str, where: str, *, optional: bool = False) -> str:
+        value = d.get(key)
+        if value is None and optional:
+            return ""
+        if not isinstance(value, str):
+            raise self.fail(f"{where}.{key} must be a string, found {value!r}")
+        return value
+
+    def number(self, value: object, where: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(f"{where} must be a number, found {value!r}")
+        return float(value)
+
+
+def _context_from(r: _Reader, d: dict[str, Any], where: str) -> Context:
+    host = r.obj(d.get("host", {}), f"{where}.host")
+    emulated = host.get("emulated", False)
+    if not isinstance(emulated, bool):
+        raise r.fail(f"{where}.host.emulated must be true or false, found {emulated!r}")
+    fingerprint = HostFingerprint(
+        **{k: r.text(host, k, f"{where}.host", optional=True) for k in HostFingerprint().as_dict() if k != "emulated"},
+        emulated=emulated,
+    )
+    commit = d.get("git_commit")
+    branch = d.get("git_branch")
+    for key, value in (("git_commit", commit), ("git_branch", branch)):
+        if value is not None and not isinstance(value, str):
+            raise r.fail(f"{where}.{key} must be a string or null, found {value!r}")
+    return Context(
+        plugin_version=r.text(d, "plugin_version", where, optional=True),
+        environment=r.obj(d.get("environment", {}), f"{where}.environment"),
+        host=fingerprint,
+        guest_sha256=r.text(d, "guest_sha256", where, optional=True),
+        guest_cmdline=r.text(d, "guest_cmdline", where, optional=True),
+        git_commit=commit,
+        git_branch=branch,
+        date=r.text(d, "date", where, optional=True),
+    )
+
+
+def from_document(document: object, source: Path | str = "<document>") -> Baseline:
+    """A baseline from its JSON-shaped document; :class:`BaselineError` names what is wrong."""
+    r = _Reader(source)
+    doc = r.obj(document, "the document")
+    if doc.get("schema") != SCHEMA:
+        raise r.fail(f"not a pytest-hermit baseline: schema is {doc.get('schema')!r}, expected {SCHEMA!r}")
+    version = doc.get("version")
+    if version != VERSION:
+        raise r.fail(
+            f"unknown baseline version {version!r}; this pytest-hermit reads version {VERSION} "
+            "(record the baseline again, or use the pytest-hermit that wrote it)"
+        )
+    name = r.text(doc, "name", "the document")
+    raw_contexts = r.obj(doc.get("contexts", {}), "contexts")
+    contexts = {k: _context_from(r, r.obj(v, f"contexts.{k}"), f"contexts.{k}") for k, v in raw_contexts.items()}
+    raw_entries = doc.get("entries", [])
+    if not isinstance(raw_entries, list):
+        raise r.fail("entries must be a list")
+    entries = []
+    for i, raw in enumerate(raw_entries):
+        where = f"entries[{i}]"
+        e = r.obj(raw, where)
+        ident = r.text(e, "context", where)
+        if ident not in contexts:
+            raise r.fail(f"{where}.context refers to unknown context {ident!r}")
+        direction_text = r.text(e, "direction", where)
+        try:
+            direction = Direction(direction_text)
+        except ValueError:
+            raise r.fail(f"{where}.direction must be 'lower' or 'higher', found {direction_text!r}") from None
+        per_boot = e.get("per_boot")
+        if not isinstance(per_boot, list) or not all(isinstance(b, list) for b in per_boot):
+            raise r.fail(f"{where}.per_boot must be a list of lists of numbers (boots x repetitions)")
+        values = tuple(
+            tuple(r.number(v, f"{where}.per_boot[{b}][{j}]") for j, v in enumerate(boot))
+            for b, boot in enumerate(per_boot)
+        )
+        samples = Samples(r.text(e, "metric", where), r.text(e, "unit", where), values, direction)
+        entries.append(Entry(r.text(e, "test", where), r.text(e, "env", where), samples, contexts[ident]))
+    keys = [en.key for en in entries]
+    if len(set(keys)) != len(keys):
+        dup = next(k for k in keys if keys.count(k) > 1)
+        raise r.fail(f"duplicate entry for test {dup[0]!r}, environment {dup[1]!r}, metric {dup[2]!r}")
+    return Baseline.of(name, entries)
+
+
+def _parse(text: str, path: Path) -> Baseline:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BaselineError(path, f"corrupt JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    return from_document(document, path)
+
+
+# --------------------------------------------------------------------------- file I/O
+
+
+def load(path: Path | str) -> Baseline:
+    """Read a baseline file; :class:`BaselineError` when missing, corrupt or of another version."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BaselineError(path, "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BaselineError(path, f"cannot be read: {exc}") from None
+    return _parse(text, path)
+
+
+def list_names(directory: Path | str) -> list[str]:
+    """Names of the baselines in ``directory`` (empty when it does not exist)."""
+    d = Path(directory)
+    if not d.is_dir():
+        return []
+    return sorted(p.stem for p in d.glob("*.json") if _NAME.fullmatch(p.stem) and p.is_file())
+
+
+def load_named(directory: Path | str, name: str) -> Baseline:
+    """The baseline ``name`` in ``directory``; a missing one lists those that exist."""
+    path = path_for(directory, name)
+    if not path.exists():
+        known = ", ".join(list_names(directory)) or "none"
+        raise BaselineError(path, f"no baseline named {name!r} in {directory} (baselines there: {known})")
+    return load(path)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``.<file>.lock`` beside ``path`` (never deleted: deleting races)."""
+    lock_path = path.with_name(f".{path.name}.lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # some file systems cannot fsync a directory
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(fd)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def save_merge(path: Path | str, new_entries: Iterable[Entry]) -> Baseline:
+    """Merge ``new_entries`` into the baseline at ``path`` and write it atomically.
+
+    Entries with the same (test, environment, metric) are replaced; all others
+    are kept. Concurrent savers serialise on a lock file, so none loses the
+    other's entries; readers see the old file or the new one, never a torn
+    one. A corrupt or foreign existing file raises :class:`BaselineError` and
+    is left as it is. Returns the baseline as written.
+    """
+    path = Path(path)
+    name = validate_name(path.stem)
+    entries = list(new_entries)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(path):
+        old = load(path) if path.exists() else Baseline(name)
+        merged = merge(Baseline(name, old.entries), entries)
+        text = json.dumps(to_document(merged), indent=1, allow_nan=False) + "\n"
+        _write_atomically(path, text)
+    return merged
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def cmdline_words(cmdline: str, ignore: frozenset[str] = IGNORED_CMDLINE_KEYS) -> dict[str, str]:
+    """``KEY=VALUE`` words as the guest reads them (a later word wins), minus ``ignore``."""
+    words: dict[str, str] = {}
+    for word in cmdline.split():
+        key, _, value = word.partition("=")
+        words[key] = value
+    return {k: v for k, v in words.items() if k not in ignore}
+
+
+def cmdline_difference(saved: str, current: str, ignore: frozenset[str] = IGNORED_CMDLINE_KEYS) -> str | None:
+    """What differs between two guest command lines, ignoring ``ignore`` keys; None if nothing."""
+    a, b = cmdline_words(saved, ignore), cmdline_words(current, ignore)
+    diffs = [
+        f"{k}={a.get(k, '<unset>')} vs {k}={b.get(k, '<unset>')}"
+        for k in sorted(a.keys() | b.keys())
+        if a.get(k) != b.get(k)
+    ]
+    return "; ".join(diffs) or None
+
+
+def refuse_host(saved: Context, current: Context, *, allow_foreign: bool = False) -> str | None:
+    """A reason when the baseline was measured on another host (unless allowed)."""
+    if allow_foreign:
+        return None
+    diffs = saved.host.differences(current.host)
+    if not diffs:
+        return None
+    return (
+        "the baseline was recorded on another host (" + "; ".join(diffs) + "); "
+        "numbers from different hosts are not comparable: record a baseline on this host, "
+        "or pass --hermit-allow-foreign-baseline to compare anyway"
+    )
+
+
+def refuse_emulation(saved: Context, current: Context) -> str | None:
+    """A reason when one side is emulated and the other is not (never overridable)."""
+    if saved.host.emulated == current.host.emulated:
+        return None
+
+    def kind(c: Context) -> str:
+        sig = f", hypervisor signature {c.host.hypervisor_signature}" if c.host.hypervisor_signature else ""
+        return ("emulated" if c.host.emulated else "hardware-accelerated") + sig
+
+    return (
+        f"the baseline is {kind(saved)} but this run is {kind(current)}: emulated and real numbers are not comparable"
+    )
+
+
+def refuse_cmdline(saved: Context, current: Context) -> str | None:
+    """A reason when the guest ran another command line (``inject=``/``reps=`` aside)."""
+    diff = cmdline_difference(saved.guest_cmdline, current.guest_cmdline)
+    if diff is None:
+        return None
+    return f"the guest command line differs from the baseline's ({diff}): another workload setting is not comparable"
+
+
+def refuse_missing(baseline: Baseline, test: str, env: str, metric: str | None = None) -> str | None:
+    """A reason when the baseline holds nothing for (test, env[, metric])."""
+    matching = [e for e in baseline.entries.values() if e.test == test and e.env == env]
+    if matching and (metric is None or any(e.samples.metric == metric for e in matching)):
+        return None
+    if not matching:
+        envs = sorted({e.env for e in baseline.entries.values() if e.test == test})
+        hint = f" (it has this test on: {', '.join(envs)})" if envs else " (it does not have this test at all)"
+        return f"baseline {baseline.name!r} has no entry for test {test} on environment {env}{hint}"
+    have = ", ".join(sorted(e.samples.metric for e in matching))
+    return f"baseline {baseline.name!r} has no metric {metric!r} for test {test} on environment {env} (it has: {have})"
+
+
+def refusal(
+    baseline: Baseline, test: str, env: str, metric: str, current: Context, *, allow_foreign: bool = False
+) -> str | None:
+    """The first reason not to compare (missing, emulation, host, command line), or None."""
+    missing = refuse_missing(baseline, test, env, metric)
+    if missing:
+        return missing
+    entry = baseline.get(test, env, metric)
+    assert entry is not None
+    for reason in (
+        refuse_emulation(entry.context, current),
+        refuse_host(entry.context, current, allow_foreign=allow_foreign),
+        refuse_cmdline(entry.context, current),
+    ):
+        if reason:
+            return f"baseline {baseline.name!r}, test {test} on {env}: {reason}"
+    return None
