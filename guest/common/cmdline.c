@@ -10,7 +10,8 @@ struct config cfg = {
     .reps = 1,
     .stream_n = 10000000,
     .iters = 1000000,
-    .mallocs = 256,
+    .mallocs = 64,
+    .stream_auto = true,
 };
 
 const char *metric_names[M_COUNT] = {
@@ -73,6 +74,14 @@ static bool parse_word(const char *w, size_t wl)
                 return true;
             }
         return bad(w, wl, "expected basic, stream, hello, hang or panic");
+    }
+    if (word_eq(w, kl, "stream_fp")) {
+        if (word_eq(v, vl, "auto") || word_eq(v, vl, "sse2") || word_eq(v, vl, "soft")) {
+            cfg.stream_auto = word_eq(v, vl, "auto");
+            cfg.stream_soft = word_eq(v, vl, "soft");
+            return true;
+        }
+        return bad(w, wl, "expected auto, sse2 or soft");
     }
     if (word_eq(w, kl, "reps"))
         return parse_num(w, wl, v, vl, 1, 1000000, &cfg.reps);

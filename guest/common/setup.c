@@ -103,9 +103,9 @@ void kmain(void)
         printk("HERMIT-ERROR %s\n", boot_err);
         hermit_done(false);
     }
-    klog(LOG_INFO, "refguest: %s boot, %lu MiB usable RAM, clock from %s",
+    klog(LOG_INFO, "refguest: %s boot, %lu MiB usable RAM, clock from %s%s",
          boot_mode == BOOT_PVH ? "PVH" : "multiboot", mem_total_bytes() >> 20,
-         time_origin_name());
+         time_origin_name(), cpu_is_emulated() ? ", CPU instruction-emulated" : "");
     if (!cmdline_parse(cmdline, boot_mode == BOOT_MULTIBOOT))
         hermit_done(false);
     task_create(peer_task, NULL);

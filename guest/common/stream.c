@@ -1,28 +1,34 @@
 /*
  * workload=stream: the STREAM 5.10 method (J. D. McCalpin), written for this
- * guest.  Three arrays of stream_n doubles from malloc (their pages are
- * mapped lazily by the first write, in the initialisation loop), ten passes
- * of Copy, Scale, Add and Triad, best/avg/min/max over passes 2..10, and
- * STREAM's validation of all three arrays.  Built with SSE2 double math.
+ * guest.  Three arrays of stream_n 8-byte elements from malloc (pages mapped
+ * lazily by the first write, in the initialisation loop), ten passes of
+ * Copy, Scale, Add and Triad timed with the TSC, best/avg/min/max over passes
+ * 2..10, and STREAM's validation of all three arrays.  The table is computed
+ * in integer arithmetic; only the kernels touch doubles (stream_kernels.c).
  *
- * The same file builds for the host (benchmarks/guest): with -DSTREAM_HOST
- * it takes its clock, allocation and printing from the host program.
+ * benchmarks/guest builds this file and stream_kernels.c for the host
+ * (-DSTREAM_HOST) so the guest's and the host's figures come from one source.
  */
 #ifdef STREAM_HOST
 #include "stream_host.h"
 #else
 #include <guest.h>
-#include <fmtfloat.h>
 #endif
+#include <stream.h>
 
 #define NTIMES 10
-#define SCALAR 3.0
 
 static const char *const labels[4] = { "Copy:      ", "Scale:     ", "Add:       ", "Triad:     " };
+static const u64 words[4] = { 2, 2, 3, 3 }; /* array accesses per element */
 
-static double seconds(u64 cycles)
+/* cycles as seconds with six decimals, like printf("%11.6f") */
+static void print_secs(char *buf, size_t size, u64 cycles)
 {
-    return (double)cycles / ((double)tsc_khz * 1000.0);
+    u64 us = (cycles * 1000 + tsc_khz / 2) / tsc_khz;
+    snprintf(buf, size, "%11s", "");
+    char tmp[32];
+    snprintf(tmp, sizeof(tmp), "%lu.%06lu", us / 1000000, us % 1000000);
+    snprintf(buf, size, "%11s", tmp);
 }
 
 /* inject=stream:P stretches each timed kernel so its rate drops by P percent. */
@@ -38,145 +44,102 @@ static u64 stretch(u64 t0, u64 pct)
     return t1 - t0;
 }
 
-static bool check_array(const char *name, const double *x, u64 n, double expect, double eps)
-{
-    double err = 0.0;
-    for (u64 j = 0; j < n; j++) {
-        double d = x[j] - expect;
-        err += d < 0 ? -d : d;
-    }
-    double avg = err / (double)n;
-    double rel = avg / (expect < 0 ? -expect : expect);
-    if (rel <= eps)
-        return true;
-    char e1[32], e2[32], e3[32];
-    fmt_exp(e1, sizeof(e1), eps, 6);
-    printk("Failed Validation on array %s[], AvgRelAbsErr > epsilon (%s)\n", name, e1);
-    fmt_exp(e1, sizeof(e1), expect, 6);
-    fmt_exp(e2, sizeof(e2), avg, 6);
-    fmt_exp(e3, sizeof(e3), rel, 6);
-    printk("     Expected Value: %s, AvgAbsErr: %s, AvgRelAbsErr: %s\n", e1, e2, e3);
-    return false;
-}
-
-/* One STREAM run over arrays a, b, c of n elements; returns validation. */
-bool stream_run(double *a, double *b, double *c, u64 n, u64 inject_pct)
+bool stream_run(const struct stream_kernels *k, void *a, void *b, void *c, u64 n, u64 inject_pct)
 {
     u64 times[4][NTIMES];
-    const double bytes[4] = { 2.0 * 8 * (double)n, 2.0 * 8 * (double)n, 3.0 * 8 * (double)n,
-                              3.0 * 8 * (double)n };
-    const double scalar = SCALAR;
 
-    for (u64 j = 0; j < n; j++) {
-        a[j] = 1.0;
-        b[j] = 2.0;
-        c[j] = 0.0;
-    }
-    for (u64 j = 0; j < n; j++)
-        a[j] = 2.0E0 * a[j];
-
-    for (int k = 0; k < NTIMES; k++) {
-        u64 t0 = rdtsc();
-        for (u64 j = 0; j < n; j++)
-            c[j] = a[j];
-        times[0][k] = stretch(t0, inject_pct);
-
-        t0 = rdtsc();
-        for (u64 j = 0; j < n; j++)
-            b[j] = scalar * c[j];
-        times[1][k] = stretch(t0, inject_pct);
-
-        t0 = rdtsc();
-        for (u64 j = 0; j < n; j++)
-            c[j] = a[j] + b[j];
-        times[2][k] = stretch(t0, inject_pct);
-
-        t0 = rdtsc();
-        for (u64 j = 0; j < n; j++)
-            a[j] = b[j] + scalar * c[j];
-        times[3][k] = stretch(t0, inject_pct);
+    k->init(a, b, c, n);
+    for (int i = 0; i < NTIMES; i++) {
+        for (int f = 0; f < 4; f++) {
+            u64 t0 = rdtsc();
+            k->kernel[f](a, b, c, n);
+            times[f][i] = stretch(t0, inject_pct);
+        }
     }
 
-    printk("-------------------------------------------------------------\n");
-    printk("Function    Best Rate MB/s  Avg time     Min time     Max time\n");
+    stream_print("-------------------------------------------------------------\n");
+    stream_print("Function    Best Rate MB/s  Avg time     Min time     Max time\n");
     for (int f = 0; f < 4; f++) {
-        double sum = 0, mn = 1e300, mx = 0;
-        for (int k = 1; k < NTIMES; k++) { /* the first pass is not counted */
-            double t = seconds(times[f][k]);
+        u64 sum = 0, mn = ~0UL, mx = 0;
+        for (int i = 1; i < NTIMES; i++) { /* the first pass is not counted */
+            u64 t = times[f][i];
             sum += t;
             mn = t < mn ? t : mn;
             mx = t > mx ? t : mx;
         }
-        char rate[32], avg[32], tmin[32], tmax[32];
-        fmt_fixed(rate, sizeof(rate), 1.0E-06 * bytes[f] / mn, 12, 1);
-        fmt_fixed(avg, sizeof(avg), sum / (NTIMES - 1), 11, 6);
-        fmt_fixed(tmin, sizeof(tmin), mn, 11, 6);
-        fmt_fixed(tmax, sizeof(tmax), mx, 11, 6);
-        printk("%s%s  %s  %s  %s\n", labels[f], rate, avg, tmin, tmax);
+        if (!mn)
+            mn = 1;
+        /* MB/s to one decimal: bytes / (mn / (khz * 1000)) / 1e6 * 10 */
+        u64 num = words[f] * 8 * n * tsc_khz; /* < 2^64 for n <= 1e9, 5 GHz */
+        u64 rate10 = (num + mn * 50) / (mn * 100);
+        char rate[32], r[32], avg[32], tmin[32], tmax[32];
+        snprintf(r, sizeof(r), "%lu.%lu", rate10 / 10, rate10 % 10);
+        snprintf(rate, sizeof(rate), "%12s", r);
+        print_secs(avg, sizeof(avg), (sum + (NTIMES - 1) / 2) / (NTIMES - 1));
+        print_secs(tmin, sizeof(tmin), mn);
+        print_secs(tmax, sizeof(tmax), mx);
+        stream_print("%s%s  %s  %s  %s\n", labels[f], rate, avg, tmin, tmax);
     }
-    printk("-------------------------------------------------------------\n");
-
-    /* Expected values: replay the kernels on scalars. */
-    double aj = 1.0, bj = 2.0, cj = 0.0;
-    aj = 2.0E0 * aj;
-    for (int k = 0; k < NTIMES; k++) {
-        cj = aj;
-        bj = scalar * cj;
-        cj = aj + bj;
-        aj = bj + scalar * cj;
-    }
-    const double eps = 1.e-13;
-    bool ok = check_array("a", a, n, aj, eps);
-    ok = check_array("b", b, n, bj, eps) && ok;
-    ok = check_array("c", c, n, cj, eps) && ok;
-    if (ok) {
-        char e[32];
-        fmt_exp(e, sizeof(e), eps, 6);
-        printk("Solution Validates: avg error less than %s on all three arrays\n", e);
-    }
-    printk("-------------------------------------------------------------\n");
+    stream_print("-------------------------------------------------------------\n");
+    bool ok = k->validate(a, b, c, n, NTIMES);
+    if (ok)
+        stream_print("Solution Validates: avg error less than 1.000000e-13 on all three arrays\n");
+    stream_print("-------------------------------------------------------------\n");
     return ok;
 }
 
 #ifndef STREAM_HOST
-static double *arr_a, *arr_b, *arr_c;
+static void *arr_a, *arr_b, *arr_c;
+static const struct stream_kernels *kernels = &stream_kernels_sse2;
 
 /* Allocate the arrays once (the first repetition pays the page faults). */
 bool stream_prepare(void)
 {
     u64 n = cfg.stream_n;
-    u64 bytes = 3 * (ALIGN_UP(n * sizeof(double), PAGE_SIZE) + ALIGN_UP(n * sizeof(double), 1UL << 21) / 512);
+    u64 array = ALIGN_UP(n * 8, PAGE_SIZE);
+    u64 bytes = 3 * (array + array / 512);
     u64 avail = mem_free_bytes();
     if (bytes + (2UL << 20) > avail) {
         printk("HERMIT-ERROR bad value in 'stream_n=%lu': needs %lu MiB, %lu MiB free\n", n,
                bytes >> 20, avail >> 20);
         return false;
     }
-    arr_a = malloc(n * sizeof(double));
-    arr_b = malloc(n * sizeof(double));
-    arr_c = malloc(n * sizeof(double));
+    arr_a = malloc(n * 8);
+    arr_b = malloc(n * 8);
+    arr_c = malloc(n * 8);
+    if (cfg.stream_soft || (cfg.stream_auto && cpu_is_emulated())) {
+        kernels = &stream_kernels_soft;
+        klog(LOG_WARN, "STREAM uses software doubles (%s)",
+             cfg.stream_soft ? "stream_fp=soft" : "instruction emulator without SSE");
+    }
     return arr_a && arr_b && arr_c;
+}
+
+static void mib(char *buf, size_t size, u64 bytes, u64 unit)
+{
+    u64 t = (bytes * 10 + unit / 2) / unit;
+    snprintf(buf, size, "%lu.%lu", t / 10, t % 10);
 }
 
 bool workload_stream(void)
 {
     u64 n = cfg.stream_n;
-    char mib[32], gib[32];
+    char m1[32], g1[32], m3[32], g3[32];
+    mib(m1, sizeof(m1), n * 8, 1UL << 20);
+    mib(g1, sizeof(g1), n * 8, 1UL << 30);
+    mib(m3, sizeof(m3), 3 * n * 8, 1UL << 20);
+    mib(g3, sizeof(g3), 3 * n * 8, 1UL << 30);
     printk("-------------------------------------------------------------\n");
     printk("STREAM version $Revision: 5.10 $\n");
     printk("-------------------------------------------------------------\n");
     printk("This system uses 8 bytes per array element.\n");
     printk("-------------------------------------------------------------\n");
     printk("Array size = %lu (elements), Offset = 0 (elements)\n", n);
-    fmt_fixed(mib, sizeof(mib), (double)n * 8 / 1048576.0, 1, 1);
-    fmt_fixed(gib, sizeof(gib), (double)n * 8 / 1073741824.0, 1, 1);
-    printk("Memory per array = %s MiB (= %s GiB).\n", mib, gib);
-    fmt_fixed(mib, sizeof(mib), 3.0 * (double)n * 8 / 1048576.0, 1, 1);
-    fmt_fixed(gib, sizeof(gib), 3.0 * (double)n * 8 / 1073741824.0, 1, 1);
-    printk("Total memory required = %s MiB (= %s GiB).\n", mib, gib);
+    printk("Memory per array = %s MiB (= %s GiB).\n", m1, g1);
+    printk("Total memory required = %s MiB (= %s GiB).\n", m3, g3);
     printk("Each kernel will be executed %d times.\n", NTIMES);
     printk(" The *best* time for each kernel (excluding the first iteration)\n");
     printk(" will be used to compute the reported bandwidth.\n");
-    return stream_run(arr_a, arr_b, arr_c, n, cfg.inject[M_STREAM]);
+    return stream_run(kernels, arr_a, arr_b, arr_c, n, cfg.inject[M_STREAM]);
 }
 #endif

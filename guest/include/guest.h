@@ -46,6 +46,7 @@ extern enum hv_kind hv_kind;
 extern char hv_signature[13];
 void hypervisor_detect(void);
 u64 hypervisor_tsc_khz(void);
+bool cpu_is_emulated(void);
 
 /* xen.c (untested here: needs Xen) */
 void xen_init(void);
@@ -98,6 +99,7 @@ struct config {
     u64 iters;      /* getpid and sched_yield calls per measurement */
     u64 mallocs;    /* 1 MiB blocks per malloc / first-page measurement */
     u32 inject[M_COUNT]; /* percent, 0 = off */
+    bool stream_auto, stream_soft; /* stream_fp=auto|sse2|soft */
 };
 extern struct config cfg;
 extern const char *metric_names[M_COUNT];
