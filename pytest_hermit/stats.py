@@ -348,16 +348,29 @@ def _to_change(log_ratio: float, direction: Direction) -> float:
     return r - 1 if direction is Direction.LOWER_IS_BETTER else 1 - r
 
 
-def _expanded_alpha(alpha: float, n: int) -> float:
-    """Hesterberg's expanded percentile: widen for the narrowness bias at small n."""
-    t = float(_sps.t.ppf(1 - alpha / 2, n - 1))
-    z = math.sqrt(n / (n - 1)) * t
+def _expanded_alpha(alpha: float, raw: _Raw) -> float:
+    """Nominal level for an expanded percentile interval (Hesterberg 2015), two-sample form.
+
+    The bootstrap sees the plug-in variance of each arm, ``(n-1)/n`` of the
+    unbiased one, and normal tails where a t distribution belongs: at 10 boots
+    a plain percentile interval covers ~91 % instead of 95 %. The percentile
+    is therefore taken at ``alpha'`` with ``z(alpha'/2) = f * t(alpha/2, df)``,
+    ``f`` the ratio of unbiased to plug-in standard errors and ``df`` Welch's.
+    """
+    va = float(np.var(np.log(raw.baseline.boot_medians), ddof=1))
+    vb = float(np.var(np.log(raw.current.boot_medians), ddof=1))
+    na, nb = raw.baseline.boots, raw.current.boots
+    unbiased = va / na + vb / nb
+    if unbiased <= 0:
+        return alpha
+    plugin = va * (na - 1) / na**2 + vb * (nb - 1) / nb**2
+    df = unbiased**2 / ((va / na) ** 2 / (na - 1) + (vb / nb) ** 2 / (nb - 1))
+    z = math.sqrt(unbiased / plugin) * float(_sps.t.isf(alpha / 2, df))
     return float(2 * _sps.norm.sf(z))
 
 
 def _interval(raw: _Raw, alpha: float) -> ConfidenceInterval:
-    n = min(raw.baseline.boots, raw.current.boots)
-    a = _expanded_alpha(alpha, n)
+    a = _expanded_alpha(alpha, raw)
     lo, hi = np.quantile(raw.boot_log_ratios, [a / 2, 1 - a / 2])
     direction = raw.current.direction
     c_lo, c_hi = _to_change(float(lo), direction), _to_change(float(hi), direction)
