@@ -212,8 +212,8 @@ def _cmd_compare(args: argparse.Namespace, out: _Out) -> int:
         rows = []
         for c in comparisons:
             cells = c.cells()
-            if c.verdict is stats.Verdict.INCONCLUSIVE and c.boots_needed is not None:
-                cells["verdict"] += f" (~{c.boots_needed} boots)"
+            if c.verdict is stats.Verdict.INCONCLUSIVE:
+                cells["verdict"] += f" (~{c.boots_needed} boots)" if c.boots_needed else " (baseline too small)"
             rows.append(
                 Row(
                     c.metric,

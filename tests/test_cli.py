@@ -1,0 +1,129 @@
+"""The ``pytest-hermit`` command, run through ``main([...])``."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pytest_hermit import baselines as bl
+from pytest_hermit.cli import EXIT_BROKEN, EXIT_OK, EXIT_REFUSED, EXIT_REGRESSION, main
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "baselines"
+
+
+@pytest.fixture
+def bdir(tmp_path: Path) -> Path:
+    for name in ("main", "slow-getpid"):
+        shutil.copy(FIXTURES / f"{name}.json", tmp_path / f"{name}.json")
+    return tmp_path
+
+
+def test_exit_codes_are_distinct_and_documented() -> None:
+    assert (EXIT_OK, EXIT_REGRESSION, EXIT_REFUSED, EXIT_BROKEN) == (0, 1, 3, 4)
+
+
+def test_list_names_every_baseline(bdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "--dir", str(bdir)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "main" in out and "slow-getpid" in out and "kvm,qemu" in out and "2222222222" in out
+
+
+def test_list_of_an_empty_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "--dir", str(tmp_path / "none")]) == EXIT_OK
+    assert "no baselines" in capsys.readouterr().out
+
+
+def test_show_prints_a_table_per_test_and_the_context(bdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", "main", "--dir", str(bdir)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "tests/test_perf.py::test_basic" in out and "getpid" in out and "(12x5)" in out
+    assert "KVMKVMKVM" in out and "TCGTCGTCGTCG (emulated)" in out
+
+
+def test_compare_a_baseline_with_itself_finds_no_regression(bdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", "main", "main", "--dir", str(bdir)]) == EXIT_OK
+    assert "regression" not in capsys.readouterr().out
+
+
+def test_compare_finds_the_slowed_getpid_and_nothing_else(bdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", "main", "slow-getpid", "--dir", str(bdir)]) == EXIT_REGRESSION
+    out = capsys.readouterr().out
+    regressed = [line for line in out.splitlines() if " regressed on " in line]
+    assert len(regressed) == 2
+    assert all(line.startswith("getpid regressed on ") for line in regressed)
+    assert "Mann-Whitney p=" in regressed[0] and "tolerance 5%" in regressed[0]
+    assert "summary: change main -> slow-getpid" in out
+
+
+def test_compare_in_markdown(bdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["compare", "main", "slow-getpid", "--dir", str(bdir), "--markdown", "--tolerance", "50"])
+    out = capsys.readouterr().out
+    assert "| metric | unit | A | B | change |" in out and "tolerance 50%" in out
+
+
+def test_a_corrupt_baseline_is_refused_naming_its_path_and_untouched(
+    bdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = bdir / "slow-getpid.json"
+    path.write_text('{"schema": ', encoding="utf-8")
+    assert main(["compare", "main", "slow-getpid", "--dir", str(bdir)]) == EXIT_REFUSED
+    assert f"{path}: corrupt JSON" in capsys.readouterr().err
+    assert path.read_text(encoding="utf-8") == '{"schema": '
+    assert main(["list", "--dir", str(bdir)]) == EXIT_REFUSED
+
+
+def test_an_unknown_baseline_is_refused(bdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", "nope", "--dir", str(bdir)]) == EXIT_REFUSED
+    assert "no baseline named 'nope'" in capsys.readouterr().err
+
+
+def test_a_foreign_host_is_refused_unless_allowed(bdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main_baseline = bl.load(bdir / "main.json")
+    moved = [
+        bl.Entry(
+            e.test,
+            e.env,
+            e.samples,
+            bl.Context(
+                **{
+                    **e.context.__dict__,
+                    "host": bl.HostFingerprint(
+                        cpu_model="AMD EPYC",
+                        hypervisor_signature=e.context.host.hypervisor_signature,
+                        emulated=e.context.host.emulated,
+                    ),
+                }
+            ),
+        )
+        for e in main_baseline
+    ]
+    bl.save_merge(bdir / "other-host.json", moved)
+    assert main(["compare", "main", "other-host", "--dir", str(bdir)]) == EXIT_REFUSED
+    assert "refused: " in capsys.readouterr().out
+    assert main(["compare", "main", "other-host", "--dir", str(bdir), "--allow-foreign-baseline"]) == EXIT_OK
+
+
+def test_a_missing_entry_is_reported_and_refused(bdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    kvm_only = [e for e in bl.load(bdir / "main.json") if e.env == "kvm"]
+    bl.save_merge(bdir / "kvm-only.json", kvm_only)
+    assert main(["compare", "main", "kvm-only", "--dir", str(bdir)]) == EXIT_REFUSED
+    out = capsys.readouterr().out
+    assert (
+        "not compared: getpid of tests/test_perf.py::test_basic[qemu] on qemu is in 'main' but not in 'kvm-only'" in out
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["frobnicate"], ["compare", "main"], ["compare", "a", "b", "--tolerance", "x"], ["show", "../etc"]],
+)
+def test_usage_errors_exit_with_the_refusal_code(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == EXIT_REFUSED
+    assert "error:" in capsys.readouterr().err
+
+
+def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == EXIT_OK
+    assert "compare" in capsys.readouterr().out
