@@ -64,26 +64,36 @@ static void time_malloc_touch(struct timing *malloc_t, struct timing *touch_t)
     *touch_t = (struct timing){ t3 - t2, m * (BLOCK / PAGE_SIZE) };
 }
 
-/* Average cost of one operation in 1/256 cycles (used by inject.c). */
-u64 basic_measure_fp(enum metric m)
+/*
+ * One repetition of the whole sequence; out[] gets each metric's average in
+ * 1/256 cycles.  inject.c calibrates with silent repetitions so it measures
+ * under exactly the conditions of the printed ones.
+ */
+void basic_rep(u64 out[M_COUNT], bool print)
 {
-    struct timing t, mt, tt;
-    switch (m) {
-    case M_GETPID:
-        t = time_getpid();
-        break;
-    case M_SCHED_YIELD:
-        t = time_sched_yield();
-        break;
-    case M_MALLOC:
-    case M_FIRST_PAGE:
-        time_malloc_touch(&mt, &tt);
-        t = m == M_MALLOC ? mt : tt;
-        break;
-    default:
-        return 0;
+    struct timing g, y, mt, tt;
+
+    if (print) {
+        printk("Determine systems performance\n");
+        printk("=============================\n");
     }
-    return t.cycles * 256 / t.ops;
+    g = time_getpid();
+    if (print)
+        printk("Average time for getpid: %lu cycles, pid %d\n", g.cycles / g.ops, last_pid);
+    y = time_sched_yield();
+    if (print)
+        printk("Average time for sched_yield: %lu cycles\n", y.cycles / y.ops);
+    time_malloc_touch(&mt, &tt);
+    if (print) {
+        printk("Average time for malloc: %lu cycles\n", mt.cycles / mt.ops);
+        printk("Average time for the first page access: %lu cycles\n", tt.cycles / tt.ops);
+    }
+    if (out) {
+        out[M_GETPID] = g.cycles * 256 / g.ops;
+        out[M_SCHED_YIELD] = y.cycles * 256 / y.ops;
+        out[M_MALLOC] = mt.cycles * 256 / mt.ops;
+        out[M_FIRST_PAGE] = tt.cycles * 256 / tt.ops;
+    }
 }
 
 /* Fit the malloc pass into memory: (mallocs + 1) MiB plus page tables. */
@@ -101,18 +111,5 @@ void basic_check_memory(void)
 
 void workload_basic(void)
 {
-    struct timing t, mt, tt;
-
-    printk("Determine systems performance\n");
-    printk("=============================\n");
-
-    t = time_getpid();
-    printk("Average time for getpid: %lu cycles, pid %d\n", t.cycles / t.ops, last_pid);
-
-    t = time_sched_yield();
-    printk("Average time for sched_yield: %lu cycles\n", t.cycles / t.ops);
-
-    time_malloc_touch(&mt, &tt);
-    printk("Average time for malloc: %lu cycles\n", mt.cycles / mt.ops);
-    printk("Average time for the first page access: %lu cycles\n", tt.cycles / tt.ops);
+    basic_rep(NULL, true);
 }
