@@ -80,10 +80,15 @@ bool cpu_is_emulated(void)
 {
     static int cached = -1;
     if (cached < 0) {
-        u64 t0 = rdtsc();
-        for (int i = 0; i < 32; i++)
-            empty_call();
-        cached = (rdtsc() - t0) / 32 > 1000;
+        u64 best = ~0UL;
+        for (int round = 0; round < 3; round++) { /* TCG translates on the first */
+            u64 t0 = rdtsc();
+            for (int i = 0; i < 32; i++)
+                empty_call();
+            u64 t = (rdtsc() - t0) / 32;
+            best = t < best ? t : best;
+        }
+        cached = best > 1000;
     }
     return cached;
 }
