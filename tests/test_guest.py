@@ -1,0 +1,280 @@
+"""The reference guest, booted with plain QEMU under TCG and KVM.
+
+The plugin does not take part: these tests pin the guest's side of the output
+contract (DESIGN.md, "Workloads and the guest output contract").  Under
+`-accel kvm` this machine's /dev/kvm has no VT-x behind it and every guest
+instruction is emulated (~100x slower than TCG), so kvm runs use small sizes.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import subprocess
+from collections.abc import Iterator
+
+import guest_qemu as gq
+import pytest
+
+INFO_RE = re.compile(r"^HERMIT-INFO hypervisor=(\S+) tsc_khz=(\d+)$")
+KLOG_RE = re.compile(r"^\[(\d+)\.(\d{3})\]\[(\d+):(\d+)\]\[(INFO|WARNING|ERROR)\] (.*)$")
+DONE_RE = re.compile(r"^HERMIT-DONE status=(ok|error)$")
+BASIC_RES = [
+    re.compile(r"^Determine systems performance$"),
+    re.compile(r"^=============================$"),
+    re.compile(r"^Average time for getpid: (\d+) cycles, pid (\d+)$"),
+    re.compile(r"^Average time for sched_yield: (\d+) cycles$"),
+    re.compile(r"^Average time for malloc: (\d+) cycles$"),
+    re.compile(r"^Average time for the first page access: (\d+) cycles$"),
+]
+STREAM_HEADER = "Function    Best Rate MB/s  Avg time     Min time     Max time"
+# McCalpin: printf("%s%12.1f  %11.6f  %11.6f  %11.6f\n", label, ...)
+STREAM_ROW_RE = re.compile(
+    r"^(Copy|Scale|Add|Triad):( {0,11})"
+    r"(?=.{12}  )( *\d+\.\d)  ( *\d+\.\d{6})  ( *\d+\.\d{6})  ( *\d+\.\d{6})$"
+)
+VALIDATES = "Solution Validates: avg error less than 1.000000e-13 on all three arrays"
+SIGNATURES = {"tcg": "TCGTCGTCGTCG", "kvm": "KVMKVMKVM"}
+
+# Small enough for the instruction-emulated kvm here, still many calls.
+KVM_BASIC = "iters=1000 mallocs=2"
+TCG_BASIC = "iters=100000 mallocs=16"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def guest_build() -> None:
+    """Build the guest in this session; make skips it when nothing changed."""
+    proc = subprocess.run(["make", "-C", str(gq.GUEST_DIR)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert gq.ELF.exists() and gq.PVH_ELF.exists() and gq.ISO.exists()
+
+
+@pytest.fixture(params=["tcg", "kvm"])
+def accel(request: pytest.FixtureRequest) -> Iterator[str]:
+    if request.param == "kvm":
+        reason = gq.kvm_unusable_reason()
+        if reason:
+            pytest.skip(f"kvm: {reason}")
+    yield request.param
+
+
+def basic_words(accel: str) -> str:
+    return KVM_BASIC if accel == "kvm" else TCG_BASIC
+
+
+def contract_lines(boot: gq.Boot) -> list[str]:
+    """Console lines without kernel log lines (which may appear anywhere)."""
+    return [line for line in boot.lines if not KLOG_RE.match(line)]
+
+
+def check_frame(boot: gq.Boot, accel: str | None, status: str) -> list[str]:
+    """INFO first, DONE last, well-formed log lines; returns the lines between."""
+    assert not boot.timed_out, boot.text
+    lines = contract_lines(boot)
+    assert lines, boot.text
+    info = INFO_RE.match(lines[0])
+    assert info, boot.text
+    if accel:
+        assert info.group(1) == SIGNATURES[accel]
+    assert 1_000_000 < int(info.group(2)) < 10_000_000
+    assert DONE_RE.match(lines[-1]) and lines[-1].endswith(status), boot.text
+    for line in boot.lines:
+        if line.startswith("["):
+            assert KLOG_RE.match(line), line
+    assert any(KLOG_RE.match(line) for line in boot.lines), "no kernel log line"
+    return lines[1:-1]
+
+
+def basic_blocks(body: list[str]) -> list[dict[str, int]]:
+    assert len(body) % 6 == 0, body
+    blocks = []
+    for i in range(0, len(body), 6):
+        matches = [rx.match(line) for rx, line in zip(BASIC_RES, body[i : i + 6], strict=True)]
+        assert all(matches), body[i : i + 6]
+        blocks.append(
+            {
+                "getpid": int(matches[2].group(1)),
+                "pid": int(matches[2].group(2)),
+                "sched_yield": int(matches[3].group(1)),
+                "malloc": int(matches[4].group(1)),
+                "first_page_access": int(matches[5].group(1)),
+            }
+        )
+    return blocks
+
+
+def stream_tables(body: list[str]) -> list[dict[str, float]]:
+    tables = []
+    for i, line in enumerate(body):
+        if line != STREAM_HEADER:
+            continue
+        rows = {}
+        for row in body[i + 1 : i + 5]:
+            m = STREAM_ROW_RE.match(row)
+            assert m, row
+            assert len(row) == 11 + 12 + 3 * (2 + 11), row
+            rows[m.group(1)] = float(m.group(3))
+        assert list(rows) == ["Copy", "Scale", "Add", "Triad"]
+        tables.append(rows)
+    return tables
+
+
+def test_hello_prints_greeting_and_boot_time(accel: str) -> None:
+    boot = gq.boot("workload=hello", accel, timeout=30)
+    body = check_frame(boot, accel, "ok")
+    assert body == ["Hello World!!!"]
+    boot_lines = [line for line in boot.lines if "Boot time:" in line]
+    assert len(boot_lines) == 1
+    m = re.match(r"^\[(\d+)\.(\d{3})\]\[0:0\]\[INFO\] Boot time: (\d+) ms$", boot_lines[0])
+    assert m, boot_lines
+    assert 0 < int(m.group(3)) < 30_000
+    assert boot.returncode == gq.EXIT_OK
+
+
+def test_basic_prints_one_block_per_repetition(accel: str) -> None:
+    boot = gq.boot(f"workload=basic reps=3 {basic_words(accel)}", accel, timeout=60)
+    blocks = basic_blocks(check_frame(boot, accel, "ok"))
+    assert len(blocks) == 3
+    for b in blocks:
+        assert b["pid"] == 0
+        assert all(b[k] > 0 for k in ("getpid", "sched_yield", "malloc", "first_page_access"))
+        # a yield is a switch to the peer task and back: dearer than getpid
+        assert b["sched_yield"] > b["getpid"]
+
+
+def test_stream_table_validates(accel: str) -> None:
+    n = 2000 if accel == "kvm" else 200_000
+    boot = gq.boot(f"workload=stream reps=2 stream_n={n}", accel, timeout=60)
+    body = check_frame(boot, accel, "ok")
+    tables = stream_tables(body)
+    assert len(tables) == 2
+    assert body.count(VALIDATES) == 2
+    assert all(rate > 0 for table in tables for rate in table.values())
+
+
+def test_panic_in_a_task_reports_error_and_powers_off(accel: str) -> None:
+    boot = gq.boot("workload=panic", accel, timeout=30)
+    check_frame(boot, accel, "error")
+    panics = [line for line in boot.lines if "PANIC" in line]
+    assert len(panics) == 1
+    assert re.match(
+        r"^\[\d+\.\d{3}\]\[0:1\]\[ERROR\] PANIC: page fault at 0x7f00dead0000 \(rip 0x[0-9a-f]+",
+        panics[0],
+    ), panics
+    assert boot.returncode == gq.EXIT_ERROR
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "word"),
+    [
+        ("workload=nope", "workload=nope"),
+        ("reps=abc", "reps=abc"),
+        ("workload=hello bogus", "bogus"),
+        ("stream_n=12x", "stream_n=12x"),
+        ("inject=getpid", "inject=getpid"),
+        ("inject=fork:10", "inject=fork:10"),
+        ("colour=blue", "colour=blue"),
+    ],
+)
+def test_bad_command_line_word_is_named_and_fails(cmdline: str, word: str) -> None:
+    boot = gq.boot(cmdline, "tcg", timeout=30)
+    body = check_frame(boot, "tcg", "error")
+    assert body and all(line.startswith("HERMIT-ERROR ") for line in body)
+    assert any(f"'{word}'" in line for line in body), body
+    assert boot.returncode == gq.EXIT_ERROR
+
+
+def test_later_word_overrides_earlier() -> None:
+    boot = gq.boot("workload=nope workload=hello reps=abc reps=1", "tcg", timeout=30)
+    # the bad words are still reported: every word is checked
+    body = check_frame(boot, "tcg", "error")
+    assert len(body) == 2
+    boot = gq.boot("workload=basic workload=hello", "tcg", timeout=30)
+    assert check_frame(boot, "tcg", "ok") == ["Hello World!!!"]
+
+
+def test_hang_prints_info_then_nothing() -> None:
+    cmd = gq.qemu_command("workload=hang", "tcg")
+    boot = gq.run(cmd, timeout=2.0)
+    assert boot.timed_out
+    lines = contract_lines(boot)
+    assert len(lines) == 1 and INFO_RE.match(lines[0]), boot.text
+
+
+def test_pvh_entry_reads_start_info_command_line() -> None:
+    """QEMU takes the PVH note only when there is no multiboot header."""
+    boot = gq.boot("workload=hello", "tcg", kernel=gq.PVH_ELF, timeout=30)
+    assert check_frame(boot, "tcg", "ok") == ["Hello World!!!"]
+    assert any("PVH boot" in line for line in boot.lines)
+
+
+def test_acpi_soft_off_without_debug_exit() -> None:
+    boot = gq.boot("workload=hello", "tcg", debug_exit=False, timeout=30)
+    check_frame(boot, "tcg", "ok")
+    assert boot.returncode == 0  # QEMU powered off by the guest, not killed
+
+
+def test_hello_is_fast_under_tcg() -> None:
+    """Target: HERMIT-DONE well within 0.10 s of QEMU's start (median of 5)."""
+    walls = []
+    for _ in range(5):
+        boot = gq.boot("workload=hello", "tcg", timeout=30)
+        done = boot.time_of("HERMIT-DONE")
+        assert done is not None
+        walls.append(done)
+    assert statistics.median(walls) < 0.10, walls
+
+
+def test_stream_injection_lowers_rates() -> None:
+    base = gq.boot("workload=stream stream_n=200000 reps=3", "tcg", timeout=60)
+    slow = gq.boot("workload=stream stream_n=200000 reps=3 inject=stream:50", "tcg", timeout=60)
+    r0 = statistics.median(t["Triad"] for t in stream_tables(check_frame(base, "tcg", "ok")))
+    r1 = statistics.median(t["Triad"] for t in stream_tables(check_frame(slow, "tcg", "ok")))
+    assert 0.35 < r1 / r0 < 0.65, (r0, r1)
+
+
+INJECT_REPS = 15
+
+
+def metric_median(boot: gq.Boot, metric: str) -> float:
+    return statistics.median(b[metric] for b in basic_blocks(check_frame(boot, "tcg", "ok")))
+
+
+def test_injection_accuracy_getpid_and_malloc() -> None:
+    """Median ratio within 5 points of 10/30/50 % for getpid and malloc.
+
+    Boots alternate: two references, 10 %, reference, 30 %, reference, 50 %;
+    one boot per level injects both metrics (they are timed apart).  The
+    ratio is the injected boot's median over the median of all reference
+    boots' medians so far, 15 repetitions per boot (malloc's boot-to-boot
+    spread under TCG is real; the pooled median keeps one odd boot out).  TCG shares this host's two cores with
+    other VMs: a level that misses is measured once more with a fresh
+    reference boot beside it before the test fails.
+    """
+    words = f"workload=basic reps={INJECT_REPS} {TCG_BASIC}"
+    refs: dict[str, list[float]] = {"getpid": [], "malloc": []}
+
+    def reference() -> None:
+        ref = gq.boot(words, "tcg", timeout=60)
+        for metric, values in refs.items():
+            values.append(metric_median(ref, metric))
+
+    def misses(pct: int) -> list[str]:
+        inj = gq.boot(f"{words} inject=getpid:{pct} inject=malloc:{pct}", "tcg", timeout=60)
+        out = []
+        for metric, values in refs.items():
+            ratio = metric_median(inj, metric) / statistics.median(values)
+            if abs(ratio - (1 + pct / 100)) > 0.05:
+                out.append(f"{metric}:{pct}: ratio {ratio:.3f} (reference medians {values})")
+        return out
+
+    failures = []
+    reference()
+    for pct in (10, 30, 50):
+        reference()
+        missed = misses(pct)
+        if missed:
+            reference()
+            missed = misses(pct)
+        failures += missed
+    assert not failures, failures
