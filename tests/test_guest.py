@@ -233,48 +233,48 @@ def test_stream_injection_lowers_rates() -> None:
     assert 0.35 < r1 / r0 < 0.65, (r0, r1)
 
 
-INJECT_REPS = 15
+INJECT_REPS = 30
 
 
 def metric_median(boot: gq.Boot, metric: str) -> float:
     return statistics.median(b[metric] for b in basic_blocks(check_frame(boot, "tcg", "ok")))
 
 
-def test_injection_accuracy_getpid_and_malloc() -> None:
-    """Median ratio within 5 points of 10/30/50 % for getpid and malloc.
+def ab_ratios(pct: int) -> dict[str, float]:
+    """inject_ab=1: repetitions alternate off/on in one boot; on/off medians."""
+    boot = gq.boot(
+        f"workload=basic reps={INJECT_REPS} {TCG_BASIC} inject_ab=1 inject=getpid:{pct} inject=malloc:{pct}",
+        "tcg",
+        timeout=60,
+    )
+    blocks = basic_blocks(check_frame(boot, "tcg", "ok"))
+    return {
+        metric: statistics.median(b[metric] for b in blocks[1::2]) / statistics.median(b[metric] for b in blocks[0::2])
+        for metric in ("getpid", "malloc")
+    }
 
-    Boots alternate: two references, 10 %, reference, 30 %, reference, 50 %;
-    one boot per level injects both metrics (they are timed apart).  The
-    ratio is the injected boot's median over the median of all reference
-    boots' medians so far, 15 repetitions per boot (malloc's boot-to-boot
-    spread under TCG is real; the pooled median keeps one odd boot out).  TCG shares this host's two cores with
-    other VMs: a level that misses is measured once more with a fresh
-    reference boot beside it before the test fails.
+
+@pytest.mark.parametrize("pct", [10, 30, 50])
+def test_injection_accuracy_within_one_boot(pct: int) -> None:
+    """Median ratio within 5 points of the asked slowdown, getpid and malloc.
+
+    Measured as on/off medians of 15 + 15 interleaved repetitions in one boot
+    (inject_ab=1), so that the drift of this shared 2-core host between boots
+    cancels out.  A level that misses is measured once more (a burst of host
+    load within one boot) before the test fails.
     """
-    words = f"workload=basic reps={INJECT_REPS} {TCG_BASIC}"
-    refs: dict[str, list[float]] = {"getpid": [], "malloc": []}
+    misses: list[str] = []
+    for _attempt in range(2):
+        ratios = ab_ratios(pct)
+        misses = [f"{m}: {r:.3f}" for m, r in ratios.items() if abs(r - (1 + pct / 100)) > 0.05]
+        if not misses:
+            break
+    assert not misses, misses
 
-    def reference() -> None:
-        ref = gq.boot(words, "tcg", timeout=60)
-        for metric, values in refs.items():
-            values.append(metric_median(ref, metric))
 
-    def misses(pct: int) -> list[str]:
-        inj = gq.boot(f"{words} inject=getpid:{pct} inject=malloc:{pct}", "tcg", timeout=60)
-        out = []
-        for metric, values in refs.items():
-            ratio = metric_median(inj, metric) / statistics.median(values)
-            if abs(ratio - (1 + pct / 100)) > 0.05:
-                out.append(f"{metric}:{pct}: ratio {ratio:.3f} (reference medians {values})")
-        return out
-
-    failures = []
-    reference()
-    for pct in (10, 30, 50):
-        reference()
-        missed = misses(pct)
-        if missed:
-            reference()
-            missed = misses(pct)
-        failures += missed
-    assert not failures, failures
+def test_injection_across_boots_getpid_50() -> None:
+    """The issue's check: inject=getpid:50 gives 1.3x-1.7x the uninjected median."""
+    words = f"workload=basic reps=15 {TCG_BASIC}"
+    base = [metric_median(gq.boot(words, "tcg", timeout=60), "getpid") for _ in range(2)]
+    slow = metric_median(gq.boot(f"{words} inject=getpid:50", "tcg", timeout=60), "getpid")
+    assert 1.3 <= slow / statistics.median(base) <= 1.7, (base, slow)

@@ -83,6 +83,13 @@ static bool parse_word(const char *w, size_t wl)
         }
         return bad(w, wl, "expected auto, sse2 or soft");
     }
+    if (word_eq(w, kl, "inject_ab")) {
+        u64 x;
+        if (!parse_num(w, wl, v, vl, 0, 1, &x))
+            return false;
+        cfg.inject_ab = x;
+        return true;
+    }
     if (word_eq(w, kl, "reps"))
         return parse_num(w, wl, v, vl, 1, 1000000, &cfg.reps);
     if (word_eq(w, kl, "stream_n"))

@@ -124,14 +124,17 @@ void kmain(void)
     case WL_BASIC:
         basic_check_memory();
         inject_calibrate();
-        for (u64 r = 0; r < cfg.reps; r++)
+        for (u64 r = 0; r < cfg.reps; r++) {
+            if (cfg.inject_ab)
+                inject_enable(r & 1);
             workload_basic();
+        }
         break;
     case WL_STREAM:
         if (!stream_prepare())
             hermit_done(false);
         for (u64 r = 0; r < cfg.reps; r++)
-            ok = workload_stream() && ok;
+            ok = workload_stream(!cfg.inject_ab || (r & 1)) && ok;
         break;
     }
     hermit_done(ok);

@@ -121,7 +121,7 @@ static void mib(char *buf, size_t size, u64 bytes, u64 unit)
     snprintf(buf, size, "%lu.%lu", t / 10, t % 10);
 }
 
-bool workload_stream(void)
+bool workload_stream(bool inject)
 {
     u64 n = cfg.stream_n;
     char m1[32], g1[32], m3[32], g3[32];
@@ -140,6 +140,6 @@ bool workload_stream(void)
     printk("Each kernel will be executed %d times.\n", NTIMES);
     printk(" The *best* time for each kernel (excluding the first iteration)\n");
     printk(" will be used to compute the reported bandwidth.\n");
-    return stream_run(kernels, arr_a, arr_b, arr_c, n, cfg.inject[M_STREAM]);
+    return stream_run(kernels, arr_a, arr_b, arr_c, n, inject ? cfg.inject[M_STREAM] : 0);
 }
 #endif

@@ -100,6 +100,7 @@ struct config {
     u64 mallocs;    /* 1 MiB blocks per malloc / first-page measurement */
     u32 inject[M_COUNT]; /* percent, 0 = off */
     bool stream_auto, stream_soft; /* stream_fp=auto|sse2|soft */
+    bool inject_ab; /* inject_ab=1: injection on odd repetitions only */
 };
 extern struct config cfg;
 extern const char *metric_names[M_COUNT];
@@ -119,6 +120,7 @@ static inline void inject_point(enum metric m)
         inject_fire(&inj[m]);
 }
 void inject_calibrate(void);
+void inject_enable(bool on);
 
 /* report.c */
 noreturn void hermit_done(bool ok);
@@ -126,7 +128,7 @@ noreturn void poweroff(bool ok);
 
 /* workloads */
 void workload_basic(void);
-bool workload_stream(void);
+bool workload_stream(bool inject);
 void workload_hello(void);
 
 #endif
