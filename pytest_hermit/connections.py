@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import hashlib
 import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pytest_hermit.environments import EMBEDDED_QEMU, Environment
 from pytest_hermit.errors import EnvironmentUnavailable
-
-if TYPE_CHECKING:  # pragma: no cover
-    import libvirt
 
 PR_SET_CHILD_SUBREAPER = 36
 _MAX_SLOTS = 64
@@ -92,7 +91,7 @@ def claim_embed_root(state_dir: Path) -> tuple[Path, int]:
         except BlockingIOError:
             os.close(fd)
             continue
-        root = state_dir / f"embed-{slot}"
+        root = _short_path(state_dir / f"embed-{slot}")
         (root / "etc").mkdir(parents=True, exist_ok=True)
         conf = root / "etc" / "qemu.conf"
         wanted = _qemu_conf(root)
@@ -100,6 +99,26 @@ def claim_embed_root(state_dir: Path) -> tuple[Path, int]:
             conf.write_text(wanted)
         return root, fd
     raise EnvironmentUnavailable(f"all {_MAX_SLOTS} embedded libvirt roots under {state_dir} are in use")
+
+
+#: libvirt puts QEMU's monitor sockets under the root; a Unix socket path has
+#: at most 107 bytes, and libvirt adds up to ~65 (domain-N-NAME/monitor.sock).
+_MAX_ROOT_LEN = 40
+
+
+def _short_path(root: Path) -> Path:
+    """``root``, or a short symlink to it in /tmp when its path is too long for sockets."""
+    root.mkdir(parents=True, exist_ok=True)
+    if len(str(root)) <= _MAX_ROOT_LEN:
+        return root
+    digest = hashlib.sha256(str(root).encode()).hexdigest()[:10]
+    link = Path(tempfile.gettempdir()) / f"hermit-{os.getuid()}-{digest}"
+    if len(str(link)) > _MAX_ROOT_LEN:
+        link = Path("/tmp") / f"hermit-{os.getuid()}-{digest}"
+    if not (link.is_symlink() and link.resolve() == root.resolve()):
+        link.unlink(missing_ok=True)
+        link.symlink_to(root, target_is_directory=True)
+    return link
 
 
 def become_subreaper() -> bool:
@@ -148,7 +167,7 @@ class Connections:
     def embed_root(self) -> Path | None:
         return self._embed_root
 
-    def open(self, env: Environment) -> libvirt.virConnect:
+    def open(self, env: Environment) -> Any:
         """The connection for ``env``, opened once; the reason it cannot be opened otherwise."""
         uri = self.resolve_uri(env)
         with self._lock:

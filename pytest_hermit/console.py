@@ -45,11 +45,18 @@ class StreamPump:
             os.close(self._write_fd)
 
     def close(self) -> None:
-        try:
-            self.stream.abort()
-        except Exception:  # noqa: BLE001 - the stream may already be finished by the guest's power-off
-            pass
-        self._thread.join(timeout=5)
+        """Stop pumping. Call after the domain is destroyed: the stream then ends by itself.
+
+        Aborting a stream that libvirt already ended can block forever, so
+        abort only a pump that is still running after a grace period.
+        """
+        self._thread.join(timeout=2)
+        if self._thread.is_alive():
+            try:
+                self.stream.abort()
+            except Exception:  # noqa: BLE001 - the stream may end concurrently
+                pass
+            self._thread.join(timeout=5)
         try:
             os.close(self.read_fd)
         except OSError:

@@ -35,6 +35,9 @@ class Environment:
     memory_mib: int = 512
     vcpus: int = 1
     description: str = ""
+    #: Set by the probe: numbers from this environment come from emulation
+    #: (e.g. /dev/kvm without VT-x/AMD-V) and prove function, not speed.
+    emulated: bool = False
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -116,7 +119,19 @@ BUILTIN: dict[str, Environment] = {
     )
 }
 
-_USER_KEYS = {"base", "uri", "libvirt_uri", "memory", "memory_mib", "vcpus", "machine", "cpu", "cpu_model", "boot", "description"}
+_USER_KEYS = {
+    "base",
+    "uri",
+    "libvirt_uri",
+    "memory",
+    "memory_mib",
+    "vcpus",
+    "machine",
+    "cpu",
+    "cpu_model",
+    "boot",
+    "description",
+}
 
 
 def user_environment(name: str, table: dict[str, Any], source: str) -> Environment:
@@ -128,7 +143,9 @@ def user_environment(name: str, table: dict[str, Any], source: str) -> Environme
     base_name = table.get("base")
     if base_name not in BUILTIN:
         raise ConfigError(f"{where}: 'base' must be one of {', '.join(BUILTIN)}, got {base_name!r}")
-    env = replace(BUILTIN[base_name], name=name, description=str(table.get("description", f"{base_name}, user-defined")))
+    env = replace(
+        BUILTIN[base_name], name=name, description=str(table.get("description", f"{base_name}, user-defined"))
+    )
 
     def integer(key: str) -> int:
         value = table[key]
@@ -179,7 +196,9 @@ def load_registry(pyproject: Path | None) -> dict[str, Environment]:
         if not isinstance(table, dict):
             raise ConfigError(f"{pyproject}: [tool.hermit.environments.{name}] must be a table")
         if name in BUILTIN:
-            raise ConfigError(f"{pyproject}: environment {name!r} shadows a built-in one; pick another name and set base = {name!r}")
+            raise ConfigError(
+                f"{pyproject}: environment {name!r} shadows a built-in one; pick another name and set base = {name!r}"
+            )
         registry[name] = user_environment(name, table, str(pyproject))
     return registry
 
@@ -194,7 +213,8 @@ def select(spec: str, registry: dict[str, Environment], source: str) -> list[Env
     unknown = [n for n in names if n not in registry]
     if unknown:
         raise ConfigError(
-            f"{source}: unknown environment {', '.join(repr(n) for n in unknown)}; known: {', '.join(registry)} (or 'all')"
+            f"{source}: unknown environment {', '.join(repr(n) for n in unknown)}; "
+            f"known: {', '.join(registry)} (or 'all')"
         )
     seen: dict[str, Environment] = {}
     for n in names:

@@ -103,9 +103,7 @@ class ConsoleParser:
     def _add(self, metric: str, unit: str, value: float) -> None:
         known = self.units.setdefault(metric, unit)
         if known != unit:
-            raise OutputError(
-                f"metric {metric} changes unit from {known} to {unit}", line_no=self.line_no, line=None
-            )
+            raise OutputError(f"metric {metric} changes unit from {known} to {unit}", line_no=self.line_no, line=None)
         self.values.setdefault(metric, []).append(value)
 
     def _record(self, line: str) -> None:
@@ -132,7 +130,11 @@ class ConsoleParser:
             if (m := BOOT_TIME.search(text)) and self.workload == "hello":
                 self._add("boot_time_guest", "ms", float(m.group(1)))
             return
-        if PANIC.search(line) and self.panic_line is None and line.lstrip().upper().startswith(("PANIC", "KERNEL PANIC")):
+        if (
+            PANIC.search(line)
+            and self.panic_line is None
+            and line.lstrip().upper().startswith(("PANIC", "KERNEL PANIC"))
+        ):
             self.panic_line = (self.line_no, line)
             return
         if self.workload == "basic":
@@ -162,20 +164,20 @@ class ConsoleParser:
                     line=line,
                 )
             try:
-                value = float(block["value"])
+                number = float(block["value"])
             except ValueError:
                 raise OutputError(
                     f"benchmark block {block['name']!r} has a non-numeric value {block['value']!r}",
                     line_no=self.line_no,
                     line=line,
                 ) from None
-            self._add(block["name"], block["unit"], value)
+            self._add(block["name"], block["unit"], number)
             return
         if KERNEL_LOG.search(line):
             return
-        key, sep, value = line.partition(":")
+        key, sep, text = line.partition(":")
         if sep:
-            self._bench[key.strip()] = value.strip()
+            self._bench[key.strip()] = text.strip()
 
     @property
     def expected(self) -> dict[str, str]:
@@ -233,7 +235,8 @@ class ConsoleParser:
             runs = len(self.values["stream_copy"])
             if self.stream_validations < runs:
                 raise OutputError(
-                    f"STREAM printed {runs} result table(s) but only {self.stream_validations} 'Solution Validates' line(s)"
+                    f"STREAM printed {runs} result table(s) but only "
+                    f"{self.stream_validations} 'Solution Validates' line(s)"
                 )
         counts = {m: len(self.values[m]) for m in expected}
         if len(set(counts.values())) > 1:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import secrets
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pytest_hermit.connections import Connections, reaping
 from pytest_hermit.console import ConsoleTimeout, StreamPump, read_lines
@@ -46,8 +47,8 @@ class BootRecord:
 class LiveDomains:
     """Domains this process started and has not destroyed yet: the last line of defence."""
 
-    _lock = threading.Lock()
-    _live: dict[str, Any] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+    _live: ClassVar[dict[str, Any]] = {}
 
     @classmethod
     def add(cls, name: str, domain: Any) -> None:
@@ -84,6 +85,37 @@ def _destroy(conns: Connections, name: str, domain: Any) -> None:
     LiveDomains.discard(name)
 
 
+_STALE_LOCK = re.compile(r"locked by lock file '([^']+)' held by process (\d+)")
+
+
+def _open_console(lv: Any, domain: Any, stream: Any) -> None:
+    """Attach the console; clear a lock file left by a process that died holding it.
+
+    libvirt locks a pty with /var/lock/LCK..pts_N while a console stream is
+    open; a killed pytest leaves the file behind and every later VM that
+    gets the same pty would fail. A lock whose owner is gone is stale.
+    """
+    try:
+        domain.openConsole(None, stream, lv.VIR_DOMAIN_CONSOLE_FORCE)
+        return
+    except lv.libvirtError as exc:
+        match = _STALE_LOCK.search(str(exc))
+        if match is None or _alive(int(match.group(2))):
+            raise
+        Path(match.group(1)).unlink(missing_ok=True)
+    domain.openConsole(None, stream, lv.VIR_DOMAIN_CONSOLE_FORCE)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def boot(
     conns: Connections,
     env: Environment,
@@ -108,7 +140,7 @@ def boot(
     pump: StreamPump | None = None
     try:
         stream = conn.newStream(0)
-        domain.openConsole(None, stream, lv.VIR_DOMAIN_CONSOLE_FORCE)
+        _open_console(lv, domain, stream)
         pump = StreamPump(stream)
         domain.resume()
         started = time.monotonic()

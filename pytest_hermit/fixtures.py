@@ -1,0 +1,117 @@
+"""The fixtures users write tests against: hermit_env, hermit_guest, hermit_run."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+import pytest
+
+from pytest_hermit.environments import Environment
+from pytest_hermit.errors import ConfigError
+from pytest_hermit.guest import GuestImage
+from pytest_hermit.measurement import Measurement
+from pytest_hermit.runner import RunRequest, run, safe_name
+from pytest_hermit.state import OUTCOME_KEY, session_of
+from pytest_hermit.vm import BootRecord
+
+RunFn = Callable[..., Measurement]
+
+
+@pytest.fixture
+def hermit_env(request: pytest.FixtureRequest) -> Environment:
+    """The environment this test instance runs in (tests get one instance per
+    environment: ``test_x[kvm]``, ``test_x[qemu]``).
+
+    Attributes: ``name``, ``uri`` (libvirt URI), ``domain_type`` (kvm, qemu,
+    xen), ``os_type``, ``memory_mib``, ``vcpus``. An environment this host
+    cannot run skips the test with the exact reason (an error under
+    ``--hermit-require-env``).
+    """
+    session = session_of(request.config)
+    env: Environment | None = getattr(request, "param", None)
+    if env is None:
+        raise pytest.UsageError("hermit_env is parametrized by pytest-hermit; do not override or call it directly")
+    availability = session.availability(env)
+    if not availability.usable:
+        if session.settings.require_env:
+            pytest.fail(f"{availability.reason} (--hermit-require-env)", pytrace=False)
+        pytest.skip(availability.reason)
+    return replace(env, emulated=availability.emulated)
+
+
+@pytest.fixture(scope="session")
+def hermit_guest(request: pytest.FixtureRequest) -> GuestImage:
+    """The guest image every boot uses: ``kernel``, ``initrd``, ``iso``,
+    ``cmdline`` (the --hermit-cmdline words) and ``sha256`` (of kernel and
+    initrd). Default: the reference guest built from ``guest/``.
+    """
+    try:
+        return session_of(request.config).guest
+    except ConfigError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_guest: GuestImage) -> Iterator[RunFn]:
+    """Boot the guest and measure a workload: ``hermit_run(workload, boots=None,
+    reps=None, cmdline="")`` returns a ``Measurement``.
+
+    ``m["getpid"]`` gives ``Samples`` with ``.unit``, ``.per_boot`` (per boot,
+    the values of each repetition), ``.values`` and ``.median``; ``m.env``,
+    ``m.workload`` and ``m.transcripts`` (one console transcript per boot)
+    say where they came from. Workloads of the reference guest: basic
+    (getpid, sched_yield, malloc, first_page_access in cycles), stream
+    (stream_copy, stream_scale, stream_add, stream_triad in MB/s), hello
+    (boot_time_guest, boot_time_host in ms). hermit-os benchmark blocks keep
+    their own names and units. ``cmdline`` words go last on the guest's
+    command line. Boots and repetitions default to --hermit-boots and
+    --hermit-reps. Transcripts are kept under --hermit-artifacts when the
+    test fails.
+    """
+    session = session_of(request.config)
+    settings = session.settings
+    transcript_dir = settings.artifacts / safe_name(request.node.nodeid)
+    calls = 0
+    availability = session.availability(hermit_env)
+    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+
+    def progress(env: str, workload: str, index: int, boots: int, record: BootRecord) -> None:
+        if terminal is None:
+            return
+        first = f", first line after {record.first_line_ms:.0f} ms" if record.first_line_ms is not None else ""
+        line = f"hermit: {env} {workload} boot {index}/{boots} done in {record.wall_s:.2f} s{first}"
+        # The test's output is captured at the fd level; progress must reach the real terminal.
+        with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+            terminal.ensure_newline()
+            terminal.write_line(line)
+
+    def hermit_run_(workload: str, boots: int | None = None, reps: int | None = None, cmdline: str = "") -> Measurement:
+        nonlocal calls
+        for label, value in (("boots", boots), ("reps", reps)):
+            if value is not None and (not isinstance(value, int) or value <= 0):
+                raise ValueError(f"hermit_run({workload!r}): {label} must be a positive integer, got {value!r}")
+        calls += 1
+        req = RunRequest(
+            env=hermit_env,
+            guest=hermit_guest,
+            workload=workload,
+            boots=boots or settings.boots,
+            reps=reps or settings.reps,
+            extra_cmdline=cmdline.strip(),
+            timeout=settings.timeout,
+            transcript_dir=transcript_dir / f"run{calls}" if calls > 1 else transcript_dir,
+            emulated=availability.emulated,
+            test_id=request.node.nodeid,
+        )
+        measurement = run(session.conns, req, progress)
+        session.measurements.append(measurement)
+        return measurement
+
+    yield hermit_run_
+    outcome = request.node.stash.get(OUTCOME_KEY, None)
+    if outcome == "passed" and transcript_dir.exists():
+        shutil.rmtree(transcript_dir, ignore_errors=True)

@@ -1,0 +1,204 @@
+"""Command line options and their ini twins, resolved once into frozen Settings.
+
+Every flag can also be set in pytest.ini / pyproject ``[tool.pytest.ini_options]``
+(name without the leading dashes, dashes as underscores: ``hermit_env``). The
+command line wins. Bad values are usage errors that name the option or ini key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+T = TypeVar("T")
+
+DEFAULT_BOOTS = 5
+DEFAULT_REPS = 5
+DEFAULT_TIMEOUT = 120.0
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def existing_file(text: str) -> Path:
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {text}")
+    return path.resolve()
+
+
+def env_list(text: str) -> str:
+    if not [n for n in text.split(",") if n.strip()]:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of environment names, or 'all'")
+    return text
+
+
+# (flag, ini type, help, argparse type/action)
+_OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
+    (
+        "env",
+        "string",
+        "environments to run in, comma-separated, or 'all' (kvm, qemu, hvm, pvh and those of "
+        "[tool.hermit.environments]); default: ini hermit_env, else kvm where /dev/kvm works, else qemu",
+        {"type": env_list, "metavar": "NAMES"},
+    ),
+    (
+        "kernel",
+        "string",
+        "guest kernel to boot (default: the reference guest, guest/build/refguest.elf)",
+        {"metavar": "PATH"},
+    ),
+    (
+        "initrd",
+        "string",
+        "initrd for the guest kernel (HermitCore: the application, loaded by its loader kernel)",
+        {"metavar": "PATH"},
+    ),
+    (
+        "iso",
+        "string",
+        "bootable ISO for environments that boot from CD (Xen hvm); default: a GRUB ISO made for the kernel",
+        {"metavar": "PATH"},
+    ),
+    (
+        "cmdline",
+        "string",
+        "extra guest command line words, passed before workload=, reps= and the test's own words",
+        {"metavar": "WORDS"},
+    ),
+    ("boots", "string", f"boots per measurement (default {DEFAULT_BOOTS})", {"type": positive_int, "metavar": "N"}),
+    (
+        "reps",
+        "string",
+        f"repetitions of the workload inside each boot (default {DEFAULT_REPS})",
+        {"type": positive_int, "metavar": "N"},
+    ),
+    (
+        "timeout",
+        "string",
+        f"seconds one boot may take before it is destroyed and reported (default {DEFAULT_TIMEOUT:g})",
+        {"type": positive_float, "metavar": "SECONDS"},
+    ),
+    (
+        "libvirt-uri",
+        "string",
+        "libvirt URI for every selected environment "
+        "(default: embedded QEMU driver for kvm/qemu, xen:///system for hvm/pvh)",
+        {"metavar": "URI"},
+    ),
+    (
+        "artifacts",
+        "string",
+        "folder for console transcripts, kept for failed tests (default: .hermit/artifacts under the rootdir)",
+        {"metavar": "DIR"},
+    ),
+    (
+        "state-dir",
+        "string",
+        "folder for the embedded libvirt driver's state and caches (default: ~/.cache/pytest-hermit)",
+        {"metavar": "DIR"},
+    ),
+]
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("hermit", "performance regression testing of guest OS ports (pytest-hermit)")
+    for name, ini_type, text, kwargs in _OPTIONS:
+        dest = "hermit_" + name.replace("-", "_")
+        group.addoption(f"--hermit-{name}", dest=dest, default=None, help=text, **kwargs)
+        parser.addini(dest, help=text, type=ini_type)  # type: ignore[arg-type]
+    group.addoption(
+        "--hermit-require-env",
+        dest="hermit_require_env",
+        action="store_true",
+        default=None,
+        help="an environment this host cannot run is an error, not a skip (for CI that must measure it)",
+    )
+    parser.addini("hermit_require_env", help="like --hermit-require-env", type="bool", default=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the options say, validated."""
+
+    env_spec: str | None
+    kernel: Path | None
+    initrd: Path | None
+    iso: Path | None
+    cmdline: str
+    boots: int
+    reps: int
+    timeout: float
+    libvirt_uri: str | None
+    artifacts: Path
+    state_dir: Path
+    require_env: bool
+    rootdir: Path
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> Settings:
+        rootdir = Path(str(config.rootpath))
+
+        def value(name: str, parse: Callable[[str], T]) -> T | None:
+            dest = "hermit_" + name.replace("-", "_")
+            cli = config.getoption(dest)
+            if cli is not None:
+                return cli  # type: ignore[no-any-return]  # argparse ran the same parser already
+            ini = config.getini(dest)
+            if ini in (None, ""):
+                return None
+            try:
+                return parse(str(ini))
+            except argparse.ArgumentTypeError as exc:
+                raise pytest.UsageError(f"ini option {dest} = {ini!r} ({config.inipath}): {exc}") from None
+
+        def path_option(name: str, must_exist: bool) -> Path | None:
+            raw = value(name, str)
+            if raw is None:
+                return None
+            path = Path(raw).expanduser()
+            if not path.is_absolute():
+                path = (Path.cwd() if config.getoption("hermit_" + name) is not None else rootdir) / path
+            if must_exist and not path.is_file():
+                raise pytest.UsageError(f"--hermit-{name}: no such file: {raw}")
+            return path.resolve()
+
+        state_default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pytest-hermit"
+        return cls(
+            env_spec=value("env", env_list),
+            kernel=path_option("kernel", True),
+            initrd=path_option("initrd", True),
+            iso=path_option("iso", True),
+            cmdline=(value("cmdline", str) or "").strip(),
+            boots=value("boots", positive_int) or DEFAULT_BOOTS,
+            reps=value("reps", positive_int) or DEFAULT_REPS,
+            timeout=value("timeout", positive_float) or DEFAULT_TIMEOUT,
+            libvirt_uri=value("libvirt-uri", str),
+            artifacts=path_option("artifacts", False) or rootdir / ".hermit" / "artifacts",
+            state_dir=path_option("state-dir", False) or state_default,
+            require_env=bool(config.getoption("hermit_require_env") or config.getini("hermit_require_env")),
+            rootdir=rootdir,
+        )

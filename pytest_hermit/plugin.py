@@ -1,0 +1,130 @@
+"""pytest hooks of pytest-hermit; each delegates to the module that does the work."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from pytest_hermit import fixtures, options
+from pytest_hermit.errors import HermitError, NotComparable, RunError
+from pytest_hermit.session import HermitSession
+from pytest_hermit.state import OUTCOME_KEY, SESSION_KEY
+from pytest_hermit.summary import build_tables
+from pytest_hermit.tables import render_text
+from pytest_hermit.vm import LiveDomains
+
+#: Exit status of a run whose only failures are broken runs (VM, libvirt, guest output),
+#: so CI can retry the infrastructure instead of blaming the change.
+EXIT_BROKEN = 4
+_BROKEN = pytest.StashKey[list[str]]()
+_FAILED_OTHER = pytest.StashKey[list[str]]()
+
+MARKER_DOC = (
+    "hermit(envs=None): run this test only in the named environments "
+    "(a list of names; the others of --hermit-env are skipped for it)."
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    options.add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_DOC)
+    if config.option.help:
+        return
+    config.stash[SESSION_KEY] = HermitSession.from_config(config)
+    config.stash[_BROKEN] = []
+    config.stash[_FAILED_OTHER] = []
+    config.pluginmanager.register(fixtures, "hermit-fixtures")
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        # A CI job cancelled with SIGTERM must still destroy its VMs: run the
+        # same clean-up paths as Ctrl-C.
+        signal.signal(signal.SIGTERM, _terminate)
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        LiveDomains.destroy_all()
+        session.close()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None:
+        return []
+    s = session.settings
+    envs = ", ".join(f"{e.name} ({e.uri})" for e in session.selected)
+    return [f"hermit: environments {envs}; {s.boots} boots x {s.reps} reps, timeout {s.timeout:g} s"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    session = metafunc.config.stash.get(SESSION_KEY, None)
+    if session is None or "hermit_env" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("hermit")
+    wanted = None
+    if marker is not None:
+        wanted = marker.kwargs.get("envs", marker.args[0] if marker.args else None)
+        if isinstance(wanted, str):
+            wanted = [wanted]
+        unknown = [n for n in wanted or [] if n not in session.registry]
+        if unknown:
+            raise pytest.UsageError(
+                f"{metafunc.definition.nodeid}: @pytest.mark.hermit names unknown environment(s) "
+                f"{', '.join(unknown)}; known: {', '.join(session.registry)}"
+            )
+    params = []
+    for env in session.selected:
+        marks = []
+        if wanted is not None and env.name not in wanted:
+            marks.append(pytest.mark.skip(reason=f"@pytest.mark.hermit limits this test to {', '.join(wanted)}"))
+        params.append(pytest.param(env, id=env.name, marks=marks))
+    metafunc.parametrize("hermit_env", params, indirect=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if report.when == "call" or report.failed:
+        item.stash[OUTCOME_KEY] = report.outcome
+    if not report.failed:
+        return
+    excinfo = call.excinfo
+    if excinfo is not None and isinstance(excinfo.value, HermitError):
+        # Our errors already say what went wrong and where; a traceback through
+        # the plugin would only bury that.
+        kind = "refused" if isinstance(excinfo.value, NotComparable) else "broken run"
+        report.longrepr = f"[hermit: {kind}] {excinfo.value}"
+    if excinfo is not None and isinstance(excinfo.value, RunError | NotComparable):
+        item.config.stash[_BROKEN].append(item.nodeid)
+    else:
+        item.config.stash[_FAILED_OTHER].append(item.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None or not session.measurements:
+        return
+    terminalreporter.section("hermit results")
+    for table in build_tables(session.measurements):
+        terminalreporter.write_line(render_text(table))
+        terminalreporter.write_line("")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if SESSION_KEY not in config.stash:
+        return
+    LiveDomains.destroy_all()
+    if exitstatus == pytest.ExitCode.TESTS_FAILED and config.stash[_BROKEN] and not config.stash[_FAILED_OTHER]:
+        session.exitstatus = EXIT_BROKEN

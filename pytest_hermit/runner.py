@@ -1,0 +1,104 @@
+"""Run a workload: B boots of R repetitions, parsed into a Measurement."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_hermit.connections import Connections
+from pytest_hermit.domxml import DomainSpec
+from pytest_hermit.environments import Environment
+from pytest_hermit.errors import NotComparable, RunError
+from pytest_hermit.guest import GuestImage
+from pytest_hermit.measurement import Measurement
+from pytest_hermit.parsers import ConsoleParser, GuestInfo
+from pytest_hermit.samples import Samples
+from pytest_hermit.vm import BootRecord, boot, unique_name
+
+#: Called after each boot with (env, workload, boot index from 1, boots, record).
+Progress = Callable[[str, str, int, int, BootRecord], None]
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One ``hermit_run`` call, fully resolved."""
+
+    env: Environment
+    guest: GuestImage
+    workload: str
+    boots: int
+    reps: int
+    extra_cmdline: str
+    timeout: float
+    transcript_dir: Path
+    emulated: bool = False
+    test_id: str = ""
+
+
+def safe_name(text: str) -> str:
+    """A file name made of a test id (``tests/test_x.py::test_y[kvm]``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:150] or "run"
+
+
+def check_signature(env: Environment, info: GuestInfo | None) -> None:
+    """Refuse numbers from another hypervisor than the environment promises.
+
+    A kvm run that silently fell back to emulation is not a kvm number.
+    Guests that do not report a signature (HermitCore's own images) pass.
+    """
+    if info is None:
+        return
+    if info.hypervisor != env.expected_signature:
+        reported = info.hypervisor or "no hypervisor signature"
+        raise NotComparable(
+            f"environment {env.name} should run under {env.expected_signature} but the guest reports {reported} "
+            f"(console line {info.line_no}); the numbers are not {env.name} numbers and are refused"
+        )
+
+
+def run(conns: Connections, request: RunRequest, progress: Progress | None = None) -> Measurement:
+    """Boot ``request.boots`` times and collect every metric per boot."""
+    env, guest = request.env, request.guest
+    cmdline = guest.command_line(request.workload, request.reps, request.extra_cmdline)
+    per_metric: dict[str, list[list[float]]] = {}
+    units: dict[str, str] = {}
+    transcripts: list[Path] = []
+    info: GuestInfo | None = None
+    for index in range(1, request.boots + 1):
+        transcript = request.transcript_dir / f"{env.name}-{request.workload}-boot{index}.log"
+        transcripts.append(transcript)
+        spec = DomainSpec(unique_name(env), guest.kernel, cmdline, guest.initrd, guest.iso)
+        parser = ConsoleParser(request.workload, request.reps)
+        try:
+            record = boot(conns, env, spec, parser, timeout=request.timeout, transcript=transcript)
+        except RunError as exc:
+            raise exc.located(workload=request.workload, env=env.name, transcript=transcript) from None
+        try:
+            check_signature(env, record.result.info)
+        except NotComparable as exc:
+            raise NotComparable(f"{exc}; transcript: {transcript}") from None
+        info = record.result.info or info
+        for metric, (unit, values) in record.result.metrics.items():
+            units[metric] = unit
+            per_metric.setdefault(metric, []).append(values)
+        if request.workload == "hello" and record.first_line_ms is not None:
+            units["boot_time_host"] = "ms"
+            per_metric.setdefault("boot_time_host", []).append([record.first_line_ms])
+        if progress is not None:
+            progress(env.name, request.workload, index, request.boots, record)
+    samples = {m: Samples.of(m, units[m], boots) for m, boots in per_metric.items()}
+    return Measurement(
+        env=env.name,
+        workload=request.workload,
+        samples=samples,
+        boots=request.boots,
+        reps=request.reps,
+        cmdline=cmdline,
+        transcripts=tuple(transcripts),
+        hypervisor=info.hypervisor if info else None,
+        tsc_khz=info.tsc_khz if info else None,
+        emulated=request.emulated,
+        test_id=request.test_id,
+    )

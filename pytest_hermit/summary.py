@@ -1,0 +1,71 @@
+"""The end-of-run tables, shaped like the reference study's.
+
+One table per workload (and test), one column per environment, one row per
+metric: median, spread across boots, and cycles also as nanoseconds where the
+guest reported its TSC frequency.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+
+from pytest_hermit.measurement import Measurement
+from pytest_hermit.samples import Samples
+from pytest_hermit.tables import Row, Table
+
+
+def spread_percent(samples: Samples) -> float | None:
+    """Boot-to-boot spread: interquartile range of the per-boot medians, relative to their median."""
+    medians = samples.boot_medians
+    if len(medians) < 2:
+        return None
+    q1, _, q3 = statistics.quantiles(medians, n=4, method="inclusive")
+    centre = statistics.median(medians)
+    return (q3 - q1) / abs(centre) * 100 if centre else None
+
+
+def format_value(value: float) -> str:
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def cell(measurement: Measurement, metric: str) -> str:
+    samples = measurement[metric]
+    text = format_value(samples.median)
+    if samples.unit == "cycles":
+        ns = measurement.cycles_to_ns(samples.median)
+        if ns is not None:
+            text += f" ({format_value(ns)} ns)"
+    spread = spread_percent(samples)
+    if spread is not None:
+        text += f" ±{spread:.0f}%"
+    return text
+
+
+def column_label(measurement: Measurement) -> str:
+    return f"{measurement.env} (emulated)" if measurement.emulated else measurement.env
+
+
+def build_tables(measurements: list[Measurement]) -> list[Table]:
+    """Tables for the terminal summary; the last measurement of a (test, workload, env) wins."""
+    groups: dict[tuple[str, str], dict[str, Measurement]] = defaultdict(dict)
+    for m in measurements:
+        test = m.test_id.split("[", 1)[0]
+        groups[(test, m.workload)][column_label(m)] = m
+    tables = []
+    for (test, workload), by_env in groups.items():
+        columns = list(by_env)
+        metrics: dict[str, str] = {}
+        for m in by_env.values():
+            for name, samples in m.samples.items():
+                metrics.setdefault(name, samples.unit)
+        rows = [
+            Row(label=name, unit=unit, cells={col: cell(m, name) for col, m in by_env.items() if name in m})
+            for name, unit in metrics.items()
+        ]
+        shape = {f"{m.boots} boots x {m.reps} reps" for m in by_env.values()}
+        title = f"{workload} — {test} — median ±spread of boots ({', '.join(sorted(shape))})"
+        tables.append(Table(title=title, columns=columns, rows=rows))
+    return tables

@@ -1,0 +1,68 @@
+"""Shared helpers for the plugin's tests: guest images and leak checks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FOREIGN = REPO / "fixtures" / "foreign"
+#: pytester moves HOME; the embedded libvirt driver's cache (QEMU capabilities,
+#: seconds to probe) should stay the user's one across inner runs.
+STATE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pytest-hermit"
+
+
+def run_pytest(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """Run the plugin in-process with the shared state dir and quiet rewrite warnings."""
+    return pytester.runpytest(
+        f"--hermit-state-dir={STATE_DIR}",
+        "-p",
+        "no:cacheprovider",
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
+        *args,
+    )
+
+
+@pytest.fixture(scope="session")
+def reference_guest() -> Path:
+    """The reference guest, built if missing or stale (make knows)."""
+    subprocess.run(["make", "-s", "-C", str(REPO / "guest")], check=True)
+    return REPO / "guest" / "build" / "refguest.elf"
+
+
+@pytest.fixture(scope="session")
+def foreign_loader(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Loader kernels that print their initrd like a HermitCore image: one halts, one resets."""
+    out = tmp_path_factory.mktemp("foreign")
+    kernels = {}
+    for end in ("HALT", "RESET"):
+        elf = out / f"loader-{end.lower()}.elf"
+        subprocess.run(
+            [
+                "gcc",
+                "-m32",
+                "-static",
+                "-no-pie",
+                "-nostdlib",
+                "-ffreestanding",
+                f"-DEND_{end}",
+                "-Wl,-Ttext=0x100000",
+                "-Wl,--build-id=none",
+                "-o",
+                str(elf),
+                str(FOREIGN / "loader.S"),
+            ],
+            check=True,
+        )
+        kernels[end.lower()] = elf
+    return kernels
+
+
+def hermit_qemu_processes(marker: str = "guest=hermit-") -> list[str]:
+    """QEMU processes of domains the plugin named (hermit-ENV-PID-N-XXXX)."""
+    proc = subprocess.run(["pgrep", "-af", marker], capture_output=True, text=True, check=False)
+    return [line for line in proc.stdout.splitlines() if "qemu-system" in line and "pgrep" not in line]

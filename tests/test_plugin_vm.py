@@ -1,0 +1,212 @@
+"""The plugin end to end: real VMs through real libvirt (embedded QEMU driver), via pytester."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FOREIGN, STATE_DIR, hermit_qemu_processes, run_pytest
+
+pytestmark = pytest.mark.usefixtures("reference_guest")
+
+USER_TESTS = """
+def test_basic(hermit_run, hermit_env):
+    small = "iters=200 mallocs=4" if hermit_env.emulated else ""
+    m = hermit_run("basic", boots=2, reps=2, cmdline=small)
+    assert m.env == hermit_env.name and m.workload == "basic"
+    for metric in ("getpid", "sched_yield", "malloc", "first_page_access"):
+        s = m[metric]
+        assert s.unit == "cycles"
+        assert len(s.per_boot) == 2 and all(len(b) == 2 for b in s.per_boot)
+        assert s.median > 0 and len(s.values) == 4
+    assert len(m.transcripts) == 2
+
+def test_hello(hermit_run):
+    m = hermit_run("hello", boots=2)
+    assert m["boot_time_guest"].unit == "ms"
+    assert m["boot_time_host"].median > 0
+"""
+
+
+def test_user_tests_pass_in_qemu_and_kvm(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_user=USER_TESTS)
+    result = run_pytest(pytester, "--hermit-env=qemu,kvm", "--hermit-timeout=120", "-rs")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == 0, result.stdout.str()
+    assert outcomes.get("passed", 0) + outcomes.get("skipped", 0) == 4
+    assert outcomes.get("passed", 0) >= 2  # qemu always works
+    result.stdout.fnmatch_lines(["*hermit: qemu basic boot 1/2 done in *", "*hermit results*", "*getpid*cycles*"])
+    assert "test_user.py::test_basic[qemu] PASSED" in result.stdout.str() or result.ret == 0
+
+
+def test_stream_validates_in_qemu(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_stream(hermit_run):
+            m = hermit_run("stream", boots=1, reps=2, cmdline="stream_n=100000")
+            assert m["stream_triad"].unit == "MB/s"
+            assert len(m["stream_copy"].per_boot[0]) == 2
+        """
+    )
+    result = run_pytest(pytester, "--hermit-env=qemu")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*stream_triad*MB/s*"])
+
+
+def test_timeout_is_a_broken_run_and_leaves_no_vm(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_hang(hermit_run):
+            hermit_run("hang", boots=1, reps=1)
+        """
+    )
+    started = time.monotonic()
+    result = run_pytest(pytester, "--hermit-env=qemu", "--hermit-timeout=5")
+    assert time.monotonic() - started < 60
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*timed out after 5 s*workload hang, environment qemu*", "*transcript: *qemu-hang-boot1.log*"]
+    )
+    assert result.ret == 4, "a broken run exits with the documented 'broken' status"
+    assert not hermit_qemu_processes(f"guest=hermit-qemu-{os.getpid()}-")
+    transcript = next(pytester.path.glob(".hermit/artifacts/*/qemu-hang-boot1.log"))
+    assert transcript.read_text().startswith("HERMIT-INFO")
+
+
+def test_guest_errors_name_the_line_and_keep_the_transcript(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_panic(hermit_run):
+            hermit_run("panic", boots=1, reps=1)
+
+        def test_bad_word(hermit_run):
+            hermit_run("basic", boots=1, reps=1, cmdline="reps=abc")
+        """
+    )
+    result = run_pytest(pytester, "--hermit-env=qemu", "--hermit-timeout=60")
+    result.assert_outcomes(failed=2)
+    out = result.stdout.str()
+    assert "the guest panicked (workload panic, environment qemu)" in out
+    assert "PANIC" in out and "at console line" in out
+    assert "status=error" in out and "reps=abc" in out
+    assert "Traceback" not in out and "pytest_hermit/" not in out
+
+
+def test_foreign_guest_with_initrd_ends_when_results_are_complete(
+    pytester: pytest.Pytester, foreign_loader: dict[str, Path]
+) -> None:
+    pytester.makepyfile(
+        """
+        def test_basic(hermit_run, hermit_guest):
+            assert hermit_guest.initrd is not None and len(hermit_guest.sha256) == 64
+            m = hermit_run("basic", boots=2, reps=1)
+            assert m["getpid"].values == [9.0, 9.0]
+            assert m["malloc"].median == 5858.0
+        """
+    )
+    result = run_pytest(
+        pytester,
+        "--hermit-env=qemu",
+        f"--hermit-kernel={foreign_loader['halt']}",
+        f"--hermit-initrd={FOREIGN / 'basic-app.txt'}",
+        "--hermit-cmdline=-v console=ttyS0",
+        "--hermit-timeout=30",
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_foreign_guest_that_ends_early_fails_at_once(
+    pytester: pytest.Pytester, foreign_loader: dict[str, Path]
+) -> None:
+    pytester.makepyfile(
+        """
+        def test_basic(hermit_run):
+            hermit_run("basic", boots=1, reps=1)
+        """
+    )
+    started = time.monotonic()
+    result = run_pytest(
+        pytester,
+        "--hermit-env=qemu",
+        f"--hermit-kernel={foreign_loader['reset']}",
+        f"--hermit-initrd={FOREIGN / 'partial-app.txt'}",
+        "--hermit-timeout=100",
+    )
+    assert time.monotonic() - started < 30, "an early end must not wait for the timeout"
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*powered off before printing malloc, first_page_access*"])
+
+
+def test_signature_mismatch_is_refused(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml(
+        """
+        [tool.hermit.environments.fakekvm]
+        base = "kvm"
+        description = "claims KVM, runs TCG"
+        """
+    )
+    pytester.makepyfile(
+        test_sig="""
+        def test_hello(hermit_run):
+            hermit_run("hello", boots=1)
+        """,
+    )
+    # A kvm-based environment whose libvirt domain type we force to TCG: the
+    # guest honestly reports TCG, and the plugin must refuse the numbers.
+    pytester.makeconftest(
+        """
+        import pytest
+        from dataclasses import replace
+
+        @pytest.fixture
+        def hermit_env(hermit_env):
+            return replace(hermit_env, domain_type="qemu", cpu_disabled_features=())
+        """
+    )
+    result = run_pytest(pytester, "--hermit-env=fakekvm")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*refused*should run under KVMKVMKVM but the guest reports TCGTCGTCGTCG*"])
+
+
+def test_ctrl_c_destroys_the_vm(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_hang(hermit_run):
+            hermit_run("hang", boots=1, reps=1)
+        """
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--hermit-env=qemu",
+            "--hermit-timeout=120",
+            f"--hermit-state-dir={STATE_DIR}",
+            str(pytester.path),
+        ],
+        cwd=pytester.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    marker = f"guest=hermit-qemu-{proc.pid}-"
+    deadline = time.monotonic() + 60
+    while not hermit_qemu_processes(marker):
+        assert proc.poll() is None, proc.communicate()[0].decode()
+        assert time.monotonic() < deadline, "the VM never started"
+        time.sleep(0.2)
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2, out  # pytest's 'interrupted'
+    assert b"KeyboardInterrupt" in out
+    assert not hermit_qemu_processes(marker)
