@@ -6,9 +6,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 typedef uint64_t u64;
 #define stream_print printf
-int printf(const char *fmt, ...);
 #else
 #include <types.h>
 void printk(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -24,5 +24,8 @@ struct stream_kernels {
 };
 
 extern const struct stream_kernels stream_kernels_sse2, stream_kernels_soft;
+
+/* One STREAM run (stream.c): prints the table and the validation line. */
+bool stream_run(const struct stream_kernels *k, void *a, void *b, void *c, u64 n, u64 inject_pct);
 
 #endif
