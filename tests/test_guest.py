@@ -278,3 +278,19 @@ def test_injection_across_boots_getpid_50() -> None:
     base = [metric_median(gq.boot(words, "tcg", timeout=60), "getpid") for _ in range(2)]
     slow = metric_median(gq.boot(f"{words} inject=getpid:50", "tcg", timeout=60), "getpid")
     assert 1.3 <= slow / statistics.median(base) <= 1.7, (base, slow)
+
+
+def test_software_doubles_match_sse2_bit_for_bit() -> None:
+    """The kvm_pvm fallback's arithmetic, checked against the host's SSE2."""
+    bench = gq.REPO / "benchmarks" / "guest"
+    subprocess.run(["make", "-s", "-C", str(bench)], check=True, capture_output=True, timeout=120)
+    out = subprocess.run(
+        [str(bench / "build" / "stream_host"), "100003", "1", "check"], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0 and "soft == sse2" in out.stdout, out.stdout
+
+
+def test_soft_stream_validates_under_tcg() -> None:
+    boot = gq.boot("workload=stream stream_n=20000 stream_fp=soft", "tcg", timeout=60)
+    body = check_frame(boot, "tcg", "ok")
+    assert len(stream_tables(body)) == 1 and VALIDATES in body
