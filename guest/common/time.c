@@ -28,15 +28,17 @@ static u64 pit_calibrate(void)
     outb(0x42, 0xff);
     u16 c0 = pit2_read();
     u64 t0 = rdtsc();
-    u16 c1 = c0;
-    u64 t1 = t0, spins = 0;
-    while ((u16)(c0 - c1) < PIT_CAL_TICKS && ++spins < 10000000UL) {
-        c1 = pit2_read();
+    u16 prev = c0;
+    u64 t1 = t0, spins = 0, ticks = 0;
+    /* sum small steps so a wrap of the 16-bit counter cannot hide time */
+    while (ticks < PIT_CAL_TICKS && ++spins < 10000000UL) {
+        u16 c = pit2_read();
         t1 = rdtsc();
+        ticks += (u16)(prev - c);
+        prev = c;
     }
     outb(0x61, p61);
-    u16 ticks = (u16)(c0 - c1);
-    if (c0 == 0xffff && c1 == 0xffff) /* no PIT (Xen PVH) */
+    if (c0 == 0xffff && prev == 0xffff) /* no PIT (Xen PVH) */
         return 0;
     if (ticks < PIT_CAL_TICKS / 2)
         return 0;
