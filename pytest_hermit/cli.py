@@ -36,10 +36,7 @@ from pytest_hermit.tables import Row, Table, render_markdown, render_text
 
 __all__ = ["EXIT_BROKEN", "EXIT_OK", "EXIT_REFUSED", "EXIT_REGRESSION", "main"]
 
-EXIT_OK = 0
-EXIT_REGRESSION = 1
-EXIT_REFUSED = 3
-EXIT_BROKEN = 4
+from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_OK, EXIT_REFUSED, EXIT_REGRESSION
 
 DEFAULT_DIR = ".hermit/baselines"
 

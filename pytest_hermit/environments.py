@@ -7,9 +7,7 @@ guest boots); whether this host can run it is the probe's business
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from pytest_hermit.errors import ConfigError
@@ -180,26 +178,20 @@ def user_environment(name: str, table: dict[str, Any], source: str) -> Environme
     return env
 
 
-def load_registry(pyproject: Path | None) -> dict[str, Environment]:
-    """Built-in environments plus the ones defined in ``pyproject.toml``."""
+def load_registry(tool: dict[str, Any], source: str) -> dict[str, Environment]:
+    """Built-in environments plus the ones of ``[tool.hermit.environments]``."""
     registry = dict(BUILTIN)
-    if pyproject is None or not pyproject.is_file():
-        return registry
-    try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{pyproject}: not valid TOML: {exc}") from None
-    tables = data.get("tool", {}).get("hermit", {}).get("environments", {})
+    tables = tool.get("environments", {})
     if not isinstance(tables, dict):
-        raise ConfigError(f"{pyproject}: [tool.hermit.environments] must be a table of tables")
+        raise ConfigError(f"{source}: [tool.hermit.environments] must be a table of tables")
     for name, table in tables.items():
         if not isinstance(table, dict):
-            raise ConfigError(f"{pyproject}: [tool.hermit.environments.{name}] must be a table")
+            raise ConfigError(f"{source}: [tool.hermit.environments.{name}] must be a table")
         if name in BUILTIN:
             raise ConfigError(
-                f"{pyproject}: environment {name!r} shadows a built-in one; pick another name and set base = {name!r}"
+                f"{source}: environment {name!r} shadows a built-in one; pick another name and set base = {name!r}"
             )
-        registry[name] = user_environment(name, table, str(pyproject))
+        registry[name] = user_environment(name, table, source)
     return registry
 
 

@@ -108,7 +108,27 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
             test_id=request.node.nodeid,
         )
         measurement = run(session.conns, req, progress)
-        session.measurements.append(measurement)
+        gate = session.gate
+        if not gate.active:
+            session.measurements.append(measurement)
+            return measurement
+        context = session.context(hermit_env, measurement)
+
+        booted = req.boots
+
+        def more(boots: int) -> Measurement:
+            nonlocal booted
+            extra = run(session.conns, replace(req, boots=boots, first_boot=booted + 1), progress)
+            booted += boots
+            return extra
+
+        try:
+            if gate.settings.compare:
+                measurement = gate.judge(measurement, context, more)
+        finally:
+            session.measurements.append(measurement)
+            if gate.settings.save:
+                gate.record(measurement, context)
         return measurement
 
     yield hermit_run_

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pytest_hermit.samples import Samples
@@ -58,3 +58,19 @@ class Measurement(Mapping[str, Samples]):
 
     def __repr__(self) -> str:
         return f"Measurement(env={self.env!r}, workload={self.workload!r}, metrics={self.metrics}, boots={self.boots})"
+
+    def merged(self, more: Measurement) -> Measurement:
+        """This measurement with the boots of ``more`` (same workload and environment) added."""
+        if (more.env, more.workload) != (self.env, self.workload):
+            raise ValueError(f"cannot merge {more.workload} on {more.env} into {self.workload} on {self.env}")
+        samples = dict(self.samples)
+        for metric, extra in more.samples.items():
+            old = samples.get(metric)
+            per_boot = (old.per_boot if old else ()) + extra.per_boot
+            samples[metric] = Samples(metric, extra.unit, per_boot, extra.direction)
+        return replace(
+            self,
+            samples=samples,
+            boots=self.boots + more.boots,
+            transcripts=self.transcripts + more.transcripts,
+        )

@@ -16,6 +16,9 @@ from typing import Any, TypeVar
 
 import pytest
 
+from pytest_hermit.gate import GateSettings, baseline_name, parse_tolerances, percent, verdict_set
+from pytest_hermit.stats import Verdict
+
 T = TypeVar("T")
 
 DEFAULT_BOOTS = 5
@@ -116,6 +119,44 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
         {"metavar": "DIR"},
     ),
     (
+        "save",
+        "string",
+        "save every measurement as the named baseline (under --hermit-baseline-dir)",
+        {"type": baseline_name, "metavar": "NAME"},
+    ),
+    (
+        "compare",
+        "string",
+        "compare every measurement with the named baseline; a regression fails its test",
+        {"type": baseline_name, "metavar": "NAME"},
+    ),
+    (
+        "baseline-dir",
+        "string",
+        "folder of baseline files (default: .hermit/baselines under the rootdir)",
+        {"metavar": "DIR"},
+    ),
+    (
+        "tolerance",
+        "string",
+        "change that still counts as unchanged, in percent (default 5; per metric and "
+        "environment in [tool.hermit.tolerance] of pyproject.toml)",
+        {"type": percent, "metavar": "PERCENT"},
+    ),
+    (
+        "fail-on",
+        "string",
+        "verdicts that fail a test: regression (default) or regression,inconclusive",
+        {"type": verdict_set, "metavar": "VERDICTS"},
+    ),
+    (
+        "max-boots",
+        "string",
+        "add boots while a comparison is undecided, up to N per measurement "
+        "(group-sequential looks; error rates stay controlled)",
+        {"type": positive_int, "metavar": "N"},
+    ),
+    (
         "state-dir",
         "string",
         "folder for the embedded libvirt driver's state and caches (default: ~/.cache/pytest-hermit)",
@@ -138,6 +179,16 @@ def add_options(parser: pytest.Parser) -> None:
         help="an environment this host cannot run is an error, not a skip (for CI that must measure it)",
     )
     parser.addini("hermit_require_env", help="like --hermit-require-env", type="bool", default=False)
+    group.addoption(
+        "--hermit-allow-foreign-baseline",
+        dest="hermit_allow_foreign_baseline",
+        action="store_true",
+        default=None,
+        help="compare with a baseline taken on another host (CPU, kernel, libvirt or QEMU version differ)",
+    )
+    parser.addini(
+        "hermit_allow_foreign_baseline", help="like --hermit-allow-foreign-baseline", type="bool", default=False
+    )
 
 
 @dataclass(frozen=True)
@@ -157,9 +208,10 @@ class Settings:
     state_dir: Path
     require_env: bool
     rootdir: Path
+    gate: GateSettings
 
     @classmethod
-    def from_config(cls, config: pytest.Config) -> Settings:
+    def from_config(cls, config: pytest.Config, tool: dict[str, Any], tool_source: str) -> Settings:
         rootdir = Path(str(config.rootpath))
 
         def value(name: str, parse: Callable[[str], T]) -> T | None:
@@ -201,4 +253,15 @@ class Settings:
             state_dir=path_option("state-dir", False) or state_default,
             require_env=bool(config.getoption("hermit_require_env") or config.getini("hermit_require_env")),
             rootdir=rootdir,
+            gate=GateSettings(
+                save=value("save", baseline_name),
+                compare=value("compare", baseline_name),
+                baseline_dir=path_option("baseline-dir", False) or rootdir / ".hermit" / "baselines",
+                tolerances=parse_tolerances(value("tolerance", percent), tool, tool_source),
+                fail_on=value("fail-on", verdict_set) or frozenset({Verdict.REGRESSION}),
+                max_boots=value("max-boots", positive_int),
+                allow_foreign=bool(
+                    config.getoption("hermit_allow_foreign_baseline") or config.getini("hermit_allow_foreign_baseline")
+                ),
+            ),
         )

@@ -10,15 +10,14 @@ import pytest
 
 from pytest_hermit import fixtures, options
 from pytest_hermit.errors import HermitError, NotComparable, RunError
+from pytest_hermit.exitcodes import EXIT_BROKEN
+from pytest_hermit.gate import Regression
 from pytest_hermit.session import HermitSession
 from pytest_hermit.state import OUTCOME_KEY, SESSION_KEY
-from pytest_hermit.summary import build_tables
+from pytest_hermit.summary import build_comparison_tables, build_tables
 from pytest_hermit.tables import render_text
 from pytest_hermit.vm import LiveDomains
 
-#: Exit status of a run whose only failures are broken runs (VM, libvirt, guest output),
-#: so CI can retry the infrastructure instead of blaming the change.
-EXIT_BROKEN = 4
 _BROKEN = pytest.StashKey[list[str]]()
 _FAILED_OTHER = pytest.StashKey[list[str]]()
 
@@ -103,7 +102,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if excinfo is not None and isinstance(excinfo.value, HermitError):
         # Our errors already say what went wrong and where; a traceback through
         # the plugin would only bury that.
-        kind = "refused" if isinstance(excinfo.value, NotComparable) else "broken run"
+        error = excinfo.value
+        kind = (
+            "regression"
+            if isinstance(error, Regression)
+            else "refused"
+            if isinstance(error, NotComparable)
+            else "broken run"
+        )
         report.longrepr = f"[hermit: {kind}] {excinfo.value}"
     if excinfo is not None and isinstance(excinfo.value, RunError | NotComparable):
         item.config.stash[_BROKEN].append(item.nodeid)
@@ -119,12 +125,27 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for table in build_tables(session.measurements):
         terminalreporter.write_line(render_text(table))
         terminalreporter.write_line("")
+    for table in build_comparison_tables(session.gate.judged, session.gate.settings.compare or ""):
+        terminalreporter.write_line(render_text(table))
+        terminalreporter.write_line("")
+    for line in session.notes:
+        terminalreporter.write_line(line)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if SESSION_KEY not in config.stash:
         return
     LiveDomains.destroy_all()
+    hermit = config.stash[SESSION_KEY]
+    try:
+        saved = hermit.gate.save()
+    except HermitError as exc:
+        hermit.notes.append(f"hermit: could not save the baseline: {exc}")
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+        return
+    if saved is not None:
+        hermit.notes.append(f"hermit: saved baseline {hermit.gate.settings.save!r} to {saved}")
     if exitstatus == pytest.ExitCode.TESTS_FAILED and config.stash[_BROKEN] and not config.stash[_FAILED_OTHER]:
         session.exitstatus = EXIT_BROKEN

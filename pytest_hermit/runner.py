@@ -35,6 +35,8 @@ class RunRequest:
     transcript_dir: Path
     emulated: bool = False
     test_id: str = ""
+    #: Number of the first boot (adaptive sampling adds boots to an earlier run).
+    first_boot: int = 1
 
 
 def safe_name(text: str) -> str:
@@ -66,7 +68,8 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
     units: dict[str, str] = {}
     transcripts: list[Path] = []
     info: GuestInfo | None = None
-    for index in range(1, request.boots + 1):
+    last = request.first_boot + request.boots - 1
+    for index in range(request.first_boot, last + 1):
         transcript = request.transcript_dir / f"{env.name}-{request.workload}-boot{index}.log"
         transcripts.append(transcript)
         spec = DomainSpec(unique_name(env), guest.kernel, cmdline, guest.initrd, guest.iso)
@@ -87,7 +90,7 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
             units["boot_time_host"] = "ms"
             per_metric.setdefault("boot_time_host", []).append([record.first_line_ms])
         if progress is not None:
-            progress(env.name, request.workload, index, request.boots, record)
+            progress(env.name, request.workload, index, last, record)
     samples = {m: Samples.of(m, units[m], boots) for m, boots in per_metric.items()}
     return Measurement(
         env=env.name,

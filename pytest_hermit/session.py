@@ -6,18 +6,22 @@ closed at unconfigure.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from pytest_hermit.baselines import Context, HostFingerprint
 from pytest_hermit.connections import Connections
 from pytest_hermit.environments import Environment, load_registry, select
-from pytest_hermit.errors import ConfigError
+from pytest_hermit.errors import ConfigError, HermitError
+from pytest_hermit.gate import Gate, context_for, git_info, host_fingerprint
 from pytest_hermit.guest import GuestImage, resolve
 from pytest_hermit.measurement import Measurement
 from pytest_hermit.options import Settings
 from pytest_hermit.probes import Availability, kvm_usable_locally, probe
+from pytest_hermit.pyproject import tool_hermit
 
 
 class HermitSession:
@@ -29,16 +33,21 @@ class HermitSession:
         self.selected = selected
         self.conns = Connections(settings.state_dir)
         self.measurements: list[Measurement] = []
-        self.broken: list[str] = []
+        #: Lines for the end of the terminal summary (where a baseline went, ...).
+        self.notes: list[str] = []
         self._availability: dict[str, Availability] = {}
         self._guest: GuestImage | None = None
+        self.gate = Gate(settings.gate)
+        self._hosts: dict[str, HostFingerprint] = {}
+        self._git: tuple[str | None, str | None] | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> HermitSession:
-        settings = Settings.from_config(config)
         pyproject = Path(str(config.rootpath)) / "pyproject.toml"
         try:
-            registry = load_registry(pyproject)
+            tool = tool_hermit(pyproject)
+            settings = Settings.from_config(config, tool, str(pyproject))
+            registry = load_registry(tool, str(pyproject))
             if settings.env_spec is not None:
                 source = "--hermit-env" if config.getoption("hermit_env") else f"ini hermit_env ({config.inipath})"
                 selected = select(settings.env_spec, registry, source)
@@ -48,7 +57,12 @@ class HermitSession:
             raise pytest.UsageError(str(exc)) from None
         if settings.libvirt_uri:
             selected = [replace(env, uri=settings.libvirt_uri) for env in selected]
-        return cls(settings, registry, selected)
+        session = cls(settings, registry, selected)
+        try:
+            session.gate.load()
+        except HermitError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        return session
 
     def environment(self, name: str) -> Environment:
         for env in self.selected:
@@ -68,6 +82,16 @@ class HermitSession:
             s = self.settings
             self._guest = resolve(s.kernel, s.initrd, s.iso, s.cmdline)
         return self._guest
+
+    def context(self, env: Environment, measurement: Measurement) -> Context:
+        """The context a measurement was taken in (host fingerprint asked once per environment)."""
+        if env.name not in self._hosts:
+            conn = self.conns.open(env)
+            local = env.is_embedded or env.uri.split("://", 1)[-1].startswith("/")
+            self._hosts[env.name] = host_fingerprint(conn, local, measurement.hypervisor, env.emulated)
+        if self._git is None:
+            self._git = git_info(self.settings.rootdir)
+        return context_for(measurement, env, self.guest, self._hosts[env.name], self._git, dt.datetime.now())
 
     def close(self) -> None:
         self.conns.close()

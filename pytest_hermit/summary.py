@@ -10,6 +10,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 
+from pytest_hermit.gate import Judged
 from pytest_hermit.measurement import Measurement
 from pytest_hermit.samples import Samples
 from pytest_hermit.tables import Row, Table
@@ -68,4 +69,27 @@ def build_tables(measurements: list[Measurement]) -> list[Table]:
         shape = {f"{m.boots} boots x {m.reps} reps" for m in by_env.values()}
         title = f"{workload} — {test} — median ±spread of boots ({', '.join(sorted(shape))})"
         tables.append(Table(title=title, columns=columns, rows=rows))
+    return tables
+
+
+def build_comparison_tables(judged: list[Judged], baseline: str) -> list[Table]:
+    """Change against the baseline: one table per (test, workload), environments as columns."""
+    groups: dict[tuple[str, str], dict[str, Judged]] = defaultdict(dict)
+    for j in judged:
+        m = j.measurement
+        groups[(m.test_id.split("[", 1)[0], m.workload)][column_label(m)] = j
+    tables = []
+    for (test, workload), by_env in groups.items():
+        units: dict[str, str] = {}
+        cells: dict[str, dict[str, str]] = defaultdict(dict)
+        for col, j in by_env.items():
+            for c in j.comparisons:
+                units.setdefault(c.metric, c.unit)
+                x = c.cells()
+                cells[c.metric][col] = (
+                    f"{x['baseline']} -> {x['current']} {x['change']} [{x['interval']}] {x['verdict']}"
+                )
+        rows = [Row(label=metric, unit=unit, cells=cells[metric]) for metric, unit in units.items()]
+        title = f"{workload} — {test} — change against baseline {baseline!r} (positive = worse; interval; verdict)"
+        tables.append(Table(title=title, columns=list(by_env), rows=rows))
     return tables

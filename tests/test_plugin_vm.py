@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_hermit.exitcodes import EXIT_BROKEN
 from tests.conftest import FOREIGN, STATE_DIR, hermit_qemu_processes, run_pytest
 
 pytestmark = pytest.mark.usefixtures("reference_guest")
@@ -73,7 +74,7 @@ def test_timeout_is_a_broken_run_and_leaves_no_vm(pytester: pytest.Pytester) -> 
     result.stdout.fnmatch_lines(
         ["*timed out after 5 s*workload hang, environment qemu*", "*transcript: *qemu-hang-boot1.log*"]
     )
-    assert result.ret == 4, "a broken run exits with the documented 'broken' status"
+    assert result.ret == EXIT_BROKEN, "a broken run exits with the documented 'broken' status"
     assert not hermit_qemu_processes(f"guest=hermit-qemu-{os.getpid()}-")
     transcript = next(pytester.path.glob(".hermit/artifacts/*/qemu-hang-boot1.log"))
     assert transcript.read_text().startswith("HERMIT-INFO")

@@ -1,0 +1,291 @@
+"""The regression gate: measurements against a named baseline, and saving new ones.
+
+Pure pieces (tolerances, contexts, verdict selection) are plain functions;
+the Gate object holds the session's baseline and what it will save, and does
+the file I/O through ``baselines``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import platform
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_hermit import __version__, stats
+from pytest_hermit import baselines as bl
+from pytest_hermit.environments import Environment
+from pytest_hermit.errors import ConfigError, HermitError, NotComparable
+from pytest_hermit.guest import GuestImage
+from pytest_hermit.measurement import Measurement
+
+DEFAULT_TOLERANCE = 0.05
+
+
+class Regression(HermitError, AssertionError):
+    """A measurement is worse than its baseline (or undecided, under --hermit-fail-on=inconclusive)."""
+
+
+def percent(text: str) -> float:
+    """``5``, ``5%`` or ``0.5%`` as a fraction (0.05); argparse type for tolerances."""
+    raw = text.strip().removesuffix("%")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a percentage like 5 or 5%, got {text!r}") from None
+    if not 0 < value < 100:
+        raise argparse.ArgumentTypeError(f"expected a percentage between 0 and 100, got {text!r}")
+    return value / 100
+
+
+def verdict_set(text: str) -> frozenset[stats.Verdict]:
+    """``regression`` or ``regression,inconclusive``: the verdicts that fail a test."""
+    names = {n.strip().lower() for n in text.split(",") if n.strip()}
+    allowed = {"regression", "inconclusive", "improvement"}
+    unknown = names - allowed
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"expected a comma list of {', '.join(sorted(allowed))}, got {text!r}")
+    return frozenset(stats.Verdict[n.upper()] for n in names)
+
+
+def baseline_name(text: str) -> str:
+    try:
+        return bl.validate_name(text)
+    except bl.BaselineError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """Tolerance per metric and environment: env-specific, then metric, then default."""
+
+    default: float = DEFAULT_TOLERANCE
+    per_metric: Mapping[str, float] = field(default_factory=dict)
+    per_env: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+    def of(self, env: str, metric: str) -> float:
+        env_table = self.per_env.get(env, {})
+        if metric in env_table:
+            return env_table[metric]
+        return self.per_metric.get(metric, self.default)
+
+
+def parse_tolerances(default: float | None, tool: Mapping[str, Any], source: str) -> Tolerances:
+    """``[tool.hermit.tolerance]``: ``getpid = 10`` and ``[tool.hermit.tolerance.kvm]`` ``malloc = 30`` (percent)."""
+    table = tool.get("tolerance", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: [tool.hermit.tolerance] must be a table of metric = percent")
+
+    def pct(value: object, where: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 100:
+            raise ConfigError(f"{source}: {where} must be a percentage between 0 and 100, got {value!r}")
+        return float(value) / 100
+
+    per_metric: dict[str, float] = {}
+    per_env: dict[str, dict[str, float]] = {}
+    file_default = None
+    for key, value in table.items():
+        if isinstance(value, dict):
+            per_env[key] = {m: pct(v, f"[tool.hermit.tolerance.{key}] {m}") for m, v in value.items()}
+        elif key == "default":
+            file_default = pct(value, "[tool.hermit.tolerance] default")
+        else:
+            per_metric[key] = pct(value, f"[tool.hermit.tolerance] {key}")
+    chosen = default if default is not None else file_default if file_default is not None else DEFAULT_TOLERANCE
+    return Tolerances(chosen, per_metric, per_env)
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    save: str | None = None
+    compare: str | None = None
+    baseline_dir: Path = Path(".hermit/baselines")
+    tolerances: Tolerances = field(default_factory=Tolerances)
+    fail_on: frozenset[stats.Verdict] = frozenset({stats.Verdict.REGRESSION})
+    max_boots: int | None = None
+    allow_foreign: bool = False
+
+
+def git_info(rootdir: Path) -> tuple[str | None, str | None]:
+    """Commit and branch of the checkout under test, when it is one."""
+
+    def git(*args: str) -> str | None:
+        try:
+            proc = subprocess.run(
+                ["git", "-C", str(rootdir), *args], capture_output=True, text=True, timeout=10, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+    return git("rev-parse", "HEAD"), git("rev-parse", "--abbrev-ref", "HEAD")
+
+
+def cpu_model(cpuinfo: str) -> str:
+    for line in cpuinfo.splitlines():
+        if line.startswith("model name"):
+            return line.partition(":")[2].strip()
+    return ""
+
+
+def host_fingerprint(conn: Any, local: bool, signature: str | None, emulated: bool) -> bl.HostFingerprint:
+    """What the numbers depend on beyond the guest: CPU, kernel, libvirt and hypervisor versions."""
+
+    def version(number: int) -> str:
+        return f"{number // 1_000_000}.{number // 1000 % 1000}.{number % 1000}"
+
+    model = ""
+    kernel = ""
+    if local:
+        try:
+            model = cpu_model(Path("/proc/cpuinfo").read_text())
+        except OSError:
+            model = ""
+        kernel = platform.release()
+    else:
+        try:
+            model = conn.getInfo()[0]
+        except Exception:  # noqa: BLE001 - a remote host that hides its CPU still has versions
+            model = ""
+    return bl.HostFingerprint(
+        cpu_model=model,
+        host_kernel=kernel,
+        libvirt_version=version(conn.getLibVersion()),
+        qemu_version=version(conn.getVersion()),
+        hypervisor_signature=signature or "",
+        emulated=emulated,
+    )
+
+
+def context_for(
+    measurement: Measurement,
+    env: Environment,
+    guest: GuestImage,
+    host: bl.HostFingerprint,
+    git: tuple[str | None, str | None],
+    now: dt.datetime,
+) -> bl.Context:
+    return bl.Context(
+        plugin_version=__version__,
+        environment=env.as_dict(),
+        host=host,
+        guest_sha256=guest.sha256,
+        guest_cmdline=measurement.cmdline,
+        git_commit=git[0],
+        git_branch=git[1],
+        date=now.astimezone(dt.UTC).isoformat(timespec="seconds"),
+    )
+
+
+@dataclass
+class Judged:
+    """One measurement's comparisons, kept for the summary and the reports."""
+
+    measurement: Measurement
+    comparisons: list[stats.Comparison]
+
+
+class Gate:
+    """The session's baseline comparisons and the entries it will save."""
+
+    def __init__(self, settings: GateSettings) -> None:
+        self.settings = settings
+        self.baseline: bl.Baseline | None = None
+        self.judged: list[Judged] = []
+        self._to_save: dict[bl.Key, bl.Entry] = {}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.settings.save or self.settings.compare)
+
+    def load(self) -> None:
+        """Load the baseline to compare with, before any VM boots (a bad file stops the run early)."""
+        if self.settings.compare:
+            path = bl.path_for(self.settings.baseline_dir, self.settings.compare)
+            if not path.exists():
+                known = bl.list_names(self.settings.baseline_dir) if self.settings.baseline_dir.is_dir() else []
+                raise ConfigError(
+                    f"--hermit-compare: no baseline {self.settings.compare!r} ({path} missing); "
+                    f"saved: {', '.join(known) or 'none'}; record one with --hermit-save={self.settings.compare}"
+                )
+            self.baseline = bl.load(path)
+
+    def refuse(self, measurement: Measurement, context: bl.Context) -> None:
+        assert self.baseline is not None
+        for metric in measurement.samples:
+            reason = bl.refusal(
+                self.baseline,
+                measurement.test_id,
+                measurement.env,
+                metric,
+                context,
+                allow_foreign=self.settings.allow_foreign,
+            )
+            if reason:
+                hint = " (--hermit-allow-foreign-baseline compares anyway)" if "host" in reason else ""
+                raise NotComparable(reason + hint)
+
+    def pairs(self, measurement: Measurement) -> list[tuple[Any, Any]]:
+        assert self.baseline is not None
+        out = []
+        for metric, current in measurement.samples.items():
+            entry = self.baseline.get(measurement.test_id, measurement.env, metric)
+            assert entry is not None
+            out.append((entry.samples, current))
+        return out
+
+    def judge(
+        self,
+        measurement: Measurement,
+        context: bl.Context,
+        more: Callable[[int], Measurement],
+    ) -> Measurement:
+        """Compare with the baseline, adding boots while undecided (--hermit-max-boots).
+
+        Returns the measurement with any added boots; records the comparisons;
+        raises Regression when a verdict in --hermit-fail-on was reached.
+        """
+        self.refuse(measurement, context)
+        tolerances = self.settings.tolerances
+        env = measurement.env
+
+        def tolerance_for(samples: Any) -> float:
+            return tolerances.of(env, samples.metric)
+
+        max_boots = self.settings.max_boots
+        if max_boots and max_boots > measurement.boots:
+            initial = measurement.boots
+            while True:
+                step = stats.next_step_all(
+                    self.pairs(measurement),
+                    tolerance_for,
+                    initial_boots=initial,
+                    max_boots=max_boots,
+                )
+                if step.done:
+                    comparisons = list(step.comparisons)
+                    break
+                measurement = measurement.merged(more(step.add_boots))
+        else:
+            comparisons = stats.judge_all(self.pairs(measurement), tolerance_for)
+        self.judged.append(Judged(measurement, comparisons))
+        failed = [c for c in comparisons if c.verdict in self.settings.fail_on]
+        if failed:
+            raise Regression("\n".join(c.message(measurement.env) for c in failed))
+        return measurement
+
+    def record(self, measurement: Measurement, context: bl.Context) -> None:
+        for samples in measurement.samples.values():
+            entry = bl.Entry(measurement.test_id, measurement.env, samples, context)
+            self._to_save[entry.key] = entry
+
+    def save(self) -> Path | None:
+        if not self.settings.save or not self._to_save:
+            return None
+        path = bl.path_for(self.settings.baseline_dir, self.settings.save)
+        bl.save_merge(path, self._to_save.values())
+        return path
