@@ -107,10 +107,10 @@ void inject_calibrate(void)
             calls *= 2; /* both tasks pass the injection point per round trip */
         if (m == M_FIRST_PAGE)
             calls *= 256;
-        /* spin >= ~16 TSC reads per firing, yet fire >= 16 times per measurement */
+        /* spin >= ~16 TSC reads per firing, yet fire >= 4 times per measurement */
         u64 period = (16 * r + extra[m] - 1) / extra[m];
-        if (period > calls / 16)
-            period = calls / 16;
+        if (period > calls / 4)
+            period = calls / 4;
         if (!period)
             period = 1;
         spin[m] = (s64)(period * extra[m] / 256) - (s64)fire_overhead(in);
