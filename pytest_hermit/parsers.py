@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from pytest_hermit.errors import GuestCrashed, OutputError
 
 KERNEL_LOG = re.compile(r"\[\s*(\d+(?:\.\d+)?)\]\[(\d+):(\d+)\]\[(\w+)\]\s?(.*)")
-HERMIT_INFO = re.compile(r"^HERMIT-INFO\b(.*)$")
-HERMIT_DONE = re.compile(r"^HERMIT-DONE\s+status=(\w+)")
-HERMIT_ERROR = re.compile(r"^HERMIT-ERROR\s+(.*)$")
+# Searched, not matched: behind GRUB (Xen HVM's ISO) the first line can start
+# with the menu's terminal escape codes.
+HERMIT_INFO = re.compile(r"HERMIT-INFO\b(.*)$")
+HERMIT_DONE = re.compile(r"HERMIT-DONE\s+status=(\w+)")
+HERMIT_ERROR = re.compile(r"HERMIT-ERROR\s+(.*)$")
+ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_])")
 
 BASIC_LINES = {
     "getpid": re.compile(r"Average time for getpid:\s*(\d+(?:\.\d+)?)\s+cycles"),
@@ -95,7 +98,7 @@ class ConsoleParser:
     def feed(self, raw: str) -> None:
         """Take one console line (without its newline)."""
         self.line_no += 1
-        line = raw.replace("\r", "").replace("\x00", "").rstrip()
+        line = ANSI_ESCAPE.sub("", raw.replace("\r", "").replace("\x00", "")).rstrip()
         if not line:
             return
         self._record(line)
@@ -113,13 +116,13 @@ class ConsoleParser:
         if line.strip() == BENCH_BEGIN:
             self._bench, self._bench_start = {}, self.line_no
             return
-        if m := HERMIT_INFO.match(line):
+        if m := HERMIT_INFO.search(line):
             self.info = parse_info(m.group(1), self.line_no)
             return
-        if m := HERMIT_DONE.match(line):
+        if m := HERMIT_DONE.search(line):
             self.status = m.group(1)
             return
-        if HERMIT_ERROR.match(line):
+        if HERMIT_ERROR.search(line):
             self.error_line = self.error_line or (self.line_no, line)
             return
         log = KERNEL_LOG.search(line)

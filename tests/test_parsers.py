@@ -116,3 +116,11 @@ def test_info_parsing() -> None:
     assert info.hypervisor is None and info.tsc_khz == 1000
     with pytest.raises(OutputError, match="tsc_khz"):
         parse_info(" hypervisor=KVMKVMKVM tsc_khz=fast", 1)
+
+
+def test_markers_behind_terminal_escapes_are_found() -> None:
+    text = "\x1b[2J\x1b[1;1H\x1b[0mHERMIT-INFO hypervisor=XenVMMXenVMM tsc_khz=1000\nHello World!!!\n"
+    text += "[0.080][0:0][INFO] Boot time: 80 ms\n\x1b[0mHERMIT-DONE status=ok\n"
+    result = parse_transcript(text, "hello", 1)
+    assert result.info is not None and result.info.hypervisor == "XenVMMXenVMM"
+    assert result.status == "ok" and result.metrics["boot_time_guest"] == ("ms", [80.0])

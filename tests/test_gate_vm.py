@@ -1,0 +1,94 @@
+"""The regression gate end to end: save, compare, a known slowdown, refusals (real VMs)."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from pytest_hermit import baselines as bl
+from pytest_hermit.samples import Samples
+from tests.conftest import run_pytest
+
+pytestmark = pytest.mark.usefixtures("reference_guest")
+
+GATE_TEST = """
+def test_basic(hermit_run):
+    hermit_run("basic", cmdline="iters=20000")
+"""
+#: Enough boots that a 30% slowdown is found despite boot-to-boot noise under TCG.
+SIZE = ("--hermit-env=qemu", "--hermit-boots=6", "--hermit-reps=5", "--hermit-timeout=120")
+
+
+def test_save_compare_and_catch_an_injected_slowdown(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_gate=GATE_TEST)
+    saved = run_pytest(pytester, *SIZE, "--hermit-save=main")
+    saved.assert_outcomes(passed=1)
+    path = pytester.path / ".hermit" / "baselines" / "main.json"
+    document = json.loads(path.read_text())
+    assert document["schema"] == "pytest-hermit/baseline"
+    metrics = {e["metric"] for e in document["entries"]}
+    assert metrics == {"getpid", "sched_yield", "malloc", "first_page_access"}
+    context = next(iter(document["contexts"].values()))
+    assert context["host"]["hypervisor_signature"] == "TCGTCGTCGTCG"
+    assert len(context["guest_sha256"]) == 64
+
+    same = run_pytest(pytester, *SIZE, "--hermit-compare=main")
+    same.assert_outcomes(passed=1)
+    same.stdout.fnmatch_lines(["*change against baseline 'main'*", "*getpid*cycles*"])
+
+    slow = run_pytest(pytester, *SIZE, "--hermit-compare=main", "--hermit-cmdline=inject=getpid:30")
+    slow.assert_outcomes(failed=1)
+    assert slow.ret == 1
+    out = slow.stdout.str()
+    slow.stdout.fnmatch_lines(["*getpid regressed on qemu: * -> * cycles (+*%, *CI*Mann-Whitney p=*tolerance 5%*"])
+    for other in ("sched_yield", "malloc", "first_page_access"):
+        assert f"{other} regressed" not in out
+
+
+def test_corrupt_baseline_is_refused_and_left_alone(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_gate=GATE_TEST)
+    folder = pytester.path / ".hermit" / "baselines"
+    folder.mkdir(parents=True)
+    path = folder / "main.json"
+    path.write_text('{"schema": "pytest-hermit/baseline", "version": 1, "entries": [')
+    before = path.read_bytes()
+    result = run_pytest(pytester, "--hermit-env=qemu", "--hermit-compare=main")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{path}*"])
+    assert path.read_bytes() == before
+
+
+def test_missing_baseline_and_missing_entry(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_gate=GATE_TEST)
+    result = run_pytest(pytester, "--hermit-env=qemu", "--hermit-compare=nightly")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*no baseline 'nightly'*--hermit-save=nightly*"])
+
+    folder = pytester.path / ".hermit" / "baselines"
+    samples = Samples.of("getpid", "cycles", [[1.0, 2.0]])
+    ctx = bl.Context("0", {}, bl.HostFingerprint(), "x", "", None, None, "2026-01-01T00:00:00+00:00")
+    bl.save_merge(folder / "other.json", [bl.Entry("tests/other.py::test_x[qemu]", "qemu", samples, ctx)])
+    result = run_pytest(pytester, "--hermit-env=qemu", "--hermit-compare=other", "--hermit-boots=1", "--hermit-reps=1")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*refused*test_gate.py::test_basic[[]qemu[]]*"])
+    assert result.ret == 6
+
+
+def _save(path: Path, index: int) -> None:
+    samples = Samples.of(f"metric{index}", "cycles", [[float(index)] * 3] * 3)
+    ctx = bl.Context("0", {}, bl.HostFingerprint(), "x", "", None, None, "2026-01-01T00:00:00+00:00")
+    bl.save_merge(path, [bl.Entry(f"t{index}", "qemu", samples, ctx)])
+
+
+def test_concurrent_saves_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "main.json"
+    procs = [multiprocessing.get_context("fork").Process(target=_save, args=(path, i)) for i in range(8)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+        assert p.exitcode == 0
+    assert len(bl.load(path)) == 8
