@@ -1,0 +1,149 @@
+"""Options, ini values, environments and help texts: no VM boots here."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from pytest_hermit.environments import BUILTIN, load_registry, select
+from pytest_hermit.errors import ConfigError
+from pytest_hermit.gate import Tolerances, parse_tolerances, percent, verdict_set
+from pytest_hermit.probes import cpu_has_hw_virt
+from pytest_hermit.stats import Verdict
+from tests.conftest import run_pytest
+
+USES_ENV = """
+def test_env(hermit_env):
+    pass
+"""
+
+
+def test_unknown_environment_is_a_usage_error_naming_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(USES_ENV)
+    result = run_pytest(pytester, "--hermit-env=qemu,nosuchenv")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--hermit-env: unknown environment 'nosuchenv'; known: kvm, qemu, hvm, pvh*"])
+
+
+@pytest.mark.parametrize(
+    ("option", "words"),
+    [
+        ("--hermit-boots=0", "argument --hermit-boots: expected a positive whole number, got '0'"),
+        ("--hermit-timeout=soon", "argument --hermit-timeout: expected a positive number of seconds"),
+        ("--hermit-tolerance=200", "argument --hermit-tolerance: expected a percentage between 0 and 100"),
+        ("--hermit-fail-on=slower", "argument --hermit-fail-on: expected a comma list of"),
+        ("--hermit-kernel=/no/such/kernel", "--hermit-kernel: no such file: /no/such/kernel"),
+        ("--hermit-save=../etc", "--hermit-save"),
+    ],
+)
+def test_bad_option_values_name_the_option(pytester: pytest.Pytester, option: str, words: str) -> None:
+    pytester.makepyfile(USES_ENV)
+    result = run_pytest(pytester, option)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert words in result.stderr.str()
+
+
+def test_bad_ini_value_names_the_ini_key(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nhermit_reps = many\n")
+    pytester.makepyfile(USES_ENV)
+    result = run_pytest(pytester)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*ini option hermit_reps = 'many'*expected a positive whole number*"])
+
+
+def test_ini_selects_environments_and_marker_limits_them(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nhermit_env = hvm,pvh\n")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_any(hermit_env):
+            pass
+
+        @pytest.mark.hermit(envs=["pvh"])
+        def test_pvh_only(hermit_env):
+            pass
+        """
+    )
+    result = run_pytest(pytester, "-rs", "-v")
+    result.stdout.fnmatch_lines(
+        [
+            "*test_any[[]hvm[]] SKIPPED*",
+            "*test_pvh_only[[]hvm[]] SKIPPED*",
+            "*hvm: no Xen on this host (/proc/xen/capabilities missing*",
+            "*limits this test to pvh*",
+        ]
+    )
+
+
+def test_require_env_turns_a_skip_into_an_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(USES_ENV)
+    result = run_pytest(pytester, "--hermit-env=pvh", "--hermit-require-env")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*pvh: no Xen on this host*(--hermit-require-env)*"])
+
+
+def test_help_markers_and_fixtures_are_documented(pytester: pytest.Pytester) -> None:
+    result = run_pytest(pytester, "--help")
+    for option in ("--hermit-env=NAMES", "--hermit-compare=NAME", "--hermit-max-boots=N", "--hermit-require-env"):
+        assert option in result.stdout.str()
+    result = run_pytest(pytester, "--markers")
+    result.stdout.fnmatch_lines(["*@pytest.mark.hermit(envs=None)*"])
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = run_pytest(pytester, "--fixtures")
+    result.stdout.fnmatch_lines(["*hermit_run*", "*Boot the guest and measure a workload*"])
+
+
+def test_user_environment_from_pyproject(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml(
+        """
+        [tool.hermit.environments.tcg-big]
+        base = "qemu"
+        memory = 1024
+        vcpus = 2
+        """
+    )
+    pytester.makepyfile(
+        """
+        def test_env(hermit_env):
+            assert hermit_env.name == "tcg-big"
+            assert (hermit_env.memory_mib, hermit_env.vcpus, hermit_env.domain_type) == (1024, 2, "qemu")
+        """
+    )
+    result = run_pytest(pytester, "--hermit-env=tcg-big", "-v")
+    result.stdout.fnmatch_lines(["*test_env[[]tcg-big[]] PASSED*"])
+
+
+def test_bad_user_environment_names_file_and_key() -> None:
+    with pytest.raises(ConfigError, match=r"pyproject.toml: \[tool.hermit.environments.x\]: unknown key\(s\) memroy"):
+        load_registry({"environments": {"x": {"base": "kvm", "memroy": 1}}}, "pyproject.toml")
+    with pytest.raises(ConfigError, match="'base' must be one of kvm, qemu, hvm, pvh"):
+        load_registry({"environments": {"x": {"base": "vmware"}}}, "pyproject.toml")
+    with pytest.raises(ConfigError, match="shadows a built-in"):
+        load_registry({"environments": {"kvm": {"base": "kvm"}}}, "pyproject.toml")
+
+
+def test_select_all_and_duplicates() -> None:
+    assert [e.name for e in select("all", BUILTIN, "x")] == ["kvm", "qemu", "hvm", "pvh"]
+    assert [e.name for e in select("qemu, qemu,kvm", BUILTIN, "x")] == ["qemu", "kvm"]
+
+
+def test_tolerances() -> None:
+    assert percent("5") == pytest.approx(0.05) and percent("2.5%") == pytest.approx(0.025)
+    with pytest.raises(argparse.ArgumentTypeError):
+        percent("five")
+    tol = parse_tolerances(None, {"tolerance": {"default": 4, "malloc": 20, "kvm": {"malloc": 30}}}, "p")
+    assert tol == Tolerances(0.04, {"malloc": 0.2}, {"kvm": {"malloc": 0.3}})
+    assert tol.of("kvm", "malloc") == pytest.approx(0.3)
+    assert tol.of("qemu", "malloc") == pytest.approx(0.2)
+    assert tol.of("qemu", "getpid") == pytest.approx(0.04)
+    assert parse_tolerances(0.1, {}, "p").default == pytest.approx(0.1)
+    with pytest.raises(ConfigError, match="getpid must be a percentage"):
+        parse_tolerances(None, {"tolerance": {"getpid": "lots"}}, "p")
+    assert verdict_set("regression,inconclusive") == {Verdict.REGRESSION, Verdict.INCONCLUSIVE}
+
+
+def test_cpu_flags() -> None:
+    assert cpu_has_hw_virt("processor : 0\nflags : fpu vme svm sse2\n")
+    assert not cpu_has_hw_virt("processor : 0\nflags : fpu vme sse2 hypervisor\n")
