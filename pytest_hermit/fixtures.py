@@ -11,9 +11,11 @@ import pytest
 
 from pytest_hermit.environments import Environment
 from pytest_hermit.errors import ConfigError
+from pytest_hermit.gate import Judged
 from pytest_hermit.guest import GuestImage
+from pytest_hermit.measure import measure
 from pytest_hermit.measurement import Measurement
-from pytest_hermit.runner import RunRequest, run, safe_name
+from pytest_hermit.runner import RunRequest, safe_name
 from pytest_hermit.state import OUTCOME_KEY, session_of
 from pytest_hermit.vm import BootRecord
 
@@ -107,31 +109,27 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
             emulated=availability.emulated,
             test_id=request.node.nodeid,
         )
-        measurement = run(session.conns, req, progress)
-        gate = session.gate
-        if not gate.active:
-            session.measurements.append(measurement)
-            return measurement
-        context = session.context(hermit_env, measurement)
-
-        booted = req.boots
-
-        def more(boots: int) -> Measurement:
-            nonlocal booted
-            extra = run(session.conns, replace(req, boots=boots, first_boot=booted + 1), progress)
-            booted += boots
-            return extra
-
-        try:
-            if gate.settings.compare:
-                measurement = gate.judge(measurement, context, more)
-        finally:
-            session.measurements.append(measurement)
-            if gate.settings.save:
-                gate.record(measurement, context)
+        measurement, judged = measure(session, req, progress)
+        session.measurements.append(measurement)
+        _record_properties(request.node, measurement, judged)
+        if judged is not None:
+            session.gate.enforce(judged)
         return measurement
 
     yield hermit_run_
     outcome = request.node.stash.get(OUTCOME_KEY, None)
     if outcome == "passed" and transcript_dir.exists():
         shutil.rmtree(transcript_dir, ignore_errors=True)
+
+
+def _record_properties(node: pytest.Item, measurement: Measurement, judged: Judged | None) -> None:
+    """Metrics as test properties, so --junitxml carries them (median, change, verdict)."""
+    prefix = f"hermit.{measurement.env}.{measurement.workload}"
+    for name, samples in measurement.samples.items():
+        node.user_properties.append((f"{prefix}.{name}.median", f"{samples.median:g} {samples.unit}"))
+    for c in judged.comparisons if judged is not None else []:
+        node.user_properties.append((f"{prefix}.{c.metric}.change", f"{c.change * 100:+.1f}%"))
+        node.user_properties.append(
+            (f"{prefix}.{c.metric}.interval", f"{c.interval.low * 100:+.1f}%..{c.interval.high * 100:+.1f}%")
+        )
+        node.user_properties.append((f"{prefix}.{c.metric}.verdict", c.verdict.name.lower()))

@@ -22,6 +22,7 @@ from pytest_hermit.environments import Environment
 from pytest_hermit.errors import ConfigError, HermitError, NotComparable
 from pytest_hermit.guest import GuestImage
 from pytest_hermit.measurement import Measurement
+from pytest_hermit.samples import Samples
 
 DEFAULT_TOLERANCE = 0.05
 
@@ -187,6 +188,8 @@ class Judged:
 
     measurement: Measurement
     comparisons: list[stats.Comparison]
+    #: The reference samples (baseline entry, or image A) per metric.
+    references: dict[str, Samples] = field(default_factory=dict)
 
 
 class Gate:
@@ -200,6 +203,7 @@ class Gate:
 
     @property
     def active(self) -> bool:
+        """A baseline is saved or compared with (A/B runs compare without one)."""
         return bool(self.settings.save or self.settings.compare)
 
     def load(self) -> None:
@@ -243,13 +247,22 @@ class Gate:
         measurement: Measurement,
         context: bl.Context,
         more: Callable[[int], Measurement],
-    ) -> Measurement:
+    ) -> Judged:
         """Compare with the baseline, adding boots while undecided (--hermit-max-boots).
 
-        Returns the measurement with any added boots; records the comparisons;
-        raises Regression when a verdict in --hermit-fail-on was reached.
+        The result holds the measurement with any added boots; ``enforce``
+        then fails the test when a verdict in --hermit-fail-on was reached.
         """
         self.refuse(measurement, context)
+        return self.judge_pairs(measurement, self.pairs, more)
+
+    def judge_pairs(
+        self,
+        measurement: Measurement,
+        pairs_of: Callable[[Measurement], list[tuple[Any, Any]]],
+        more: Callable[[int], Measurement],
+    ) -> Judged:
+        """The statistics of DESIGN.md on (reference, current) pairs, with adaptive boots."""
         tolerances = self.settings.tolerances
         env = measurement.env
 
@@ -261,22 +274,34 @@ class Gate:
             initial = measurement.boots
             while True:
                 step = stats.next_step_all(
-                    self.pairs(measurement),
-                    tolerance_for,
-                    initial_boots=initial,
-                    max_boots=max_boots,
+                    pairs_of(measurement), tolerance_for, initial_boots=initial, max_boots=max_boots
                 )
                 if step.done:
                     comparisons = list(step.comparisons)
                     break
                 measurement = measurement.merged(more(step.add_boots))
         else:
-            comparisons = stats.judge_all(self.pairs(measurement), tolerance_for)
-        self.judged.append(Judged(measurement, comparisons))
-        failed = [c for c in comparisons if c.verdict in self.settings.fail_on]
+            comparisons = stats.judge_all(pairs_of(measurement), tolerance_for)
+        judged = Judged(
+            measurement,
+            comparisons,
+            {c.metric: ref for (ref, _), c in zip(pairs_of(measurement), comparisons, strict=True)},
+        )
+        self.judged.append(judged)
+        return judged
+
+    def enforce(self, judged: Judged) -> None:
+        """Fail the test when a verdict in --hermit-fail-on was reached."""
+        failed = [c for c in judged.comparisons if c.verdict in self.settings.fail_on]
         if failed:
-            raise Regression("\n".join(c.message(measurement.env) for c in failed))
-        return measurement
+            raise Regression("\n".join(c.message(judged.measurement.env) for c in failed))
+
+    def reference_samples(self, measurement: Measurement, metric: str) -> Samples | None:
+        """The samples a measurement's metric was judged against (for plots)."""
+        for judged in self.judged:
+            if judged.measurement is measurement:
+                return judged.references.get(metric)
+        return None
 
     def record(self, measurement: Measurement, context: bl.Context) -> None:
         for samples in measurement.samples.values():

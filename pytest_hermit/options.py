@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,6 +158,40 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
         {"type": positive_int, "metavar": "N"},
     ),
     (
+        "report-md",
+        "string",
+        "write the result tables as Markdown (also appended to $GITHUB_STEP_SUMMARY when set)",
+        {"metavar": "FILE"},
+    ),
+    (
+        "json",
+        "string",
+        "write every sample, verdict and the run's context as JSON (schema: docs/reports.md)",
+        {"metavar": "FILE"},
+    ),
+    (
+        "benchmark-json",
+        "string",
+        "write the measurements in pytest-benchmark's JSON format (for its compare/list)",
+        {"metavar": "FILE"},
+    ),
+    ("plot", "string", "write PNG plots of the per-boot distributions and the study's bar chart", {"metavar": "DIR"}),
+    (
+        "ab",
+        "string",
+        "A/B run: also boot this kernel (B), interleaved in random order with the usual guest (A), "
+        "and judge B against A; no baseline needed",
+        {"metavar": "KERNEL_B"},
+    ),
+    ("ab-initrd", "string", "initrd of image B for --hermit-ab", {"metavar": "PATH"}),
+    ("ab-cmdline", "string", "extra command line words for image B only (e.g. inject=getpid:30)", {"metavar": "WORDS"}),
+    (
+        "ab-seed",
+        "string",
+        "seed of the random A/B boot order (default: drawn and shown in the header)",
+        {"type": int, "metavar": "N"},
+    ),
+    (
         "state-dir",
         "string",
         "folder for the embedded libvirt driver's state and caches (default: ~/.cache/pytest-hermit)",
@@ -209,6 +244,14 @@ class Settings:
     require_env: bool
     rootdir: Path
     gate: GateSettings
+    report_md: Path | None = None
+    json: Path | None = None
+    benchmark_json: Path | None = None
+    plot: Path | None = None
+    ab_kernel: Path | None = None
+    ab_initrd: Path | None = None
+    ab_cmdline: str = ""
+    ab_seed: int = 0
 
     @classmethod
     def from_config(cls, config: pytest.Config, tool: dict[str, Any], tool_source: str) -> Settings:
@@ -233,11 +276,15 @@ class Settings:
                 return None
             path = Path(raw).expanduser()
             if not path.is_absolute():
-                path = (Path.cwd() if config.getoption("hermit_" + name) is not None else rootdir) / path
+                from_cli = config.getoption("hermit_" + name.replace("-", "_")) is not None
+                path = (Path.cwd() if from_cli else rootdir) / path
             if must_exist and not path.is_file():
                 raise pytest.UsageError(f"--hermit-{name}: no such file: {raw}")
             return path.resolve()
 
+        ab_seed = value("ab-seed", int)
+        if (value("ab-initrd", str) or value("ab-cmdline", str)) and value("ab", str) is None:
+            raise pytest.UsageError("--hermit-ab-initrd and --hermit-ab-cmdline need --hermit-ab=KERNEL_B")
         state_default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pytest-hermit"
         return cls(
             env_spec=value("env", env_list),
@@ -253,6 +300,14 @@ class Settings:
             state_dir=path_option("state-dir", False) or state_default,
             require_env=bool(config.getoption("hermit_require_env") or config.getini("hermit_require_env")),
             rootdir=rootdir,
+            report_md=path_option("report-md", False),
+            json=path_option("json", False),
+            benchmark_json=path_option("benchmark-json", False),
+            plot=path_option("plot", False),
+            ab_kernel=path_option("ab", True),
+            ab_initrd=path_option("ab-initrd", True),
+            ab_cmdline=(value("ab-cmdline", str) or "").strip(),
+            ab_seed=ab_seed if ab_seed is not None else random.randrange(2**31),
             gate=GateSettings(
                 save=value("save", baseline_name),
                 compare=value("compare", baseline_name),

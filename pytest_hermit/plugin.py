@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_hermit import fixtures, options
+from pytest_hermit import fixtures, options, reports
 from pytest_hermit.errors import HermitError, NotComparable, RunError
 from pytest_hermit.exitcodes import EXIT_BROKEN
 from pytest_hermit.gate import Regression
@@ -62,7 +62,14 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return []
     s = session.settings
     envs = ", ".join(f"{e.name} ({e.uri})" for e in session.selected)
-    return [f"hermit: environments {envs}; {s.boots} boots x {s.reps} reps, timeout {s.timeout:g} s"]
+    lines = [f"hermit: environments {envs}; {s.boots} boots x {s.reps} reps, timeout {s.timeout:g} s"]
+    if s.ab_kernel is not None:
+        lines.append(
+            f"hermit: A/B run, B = {s.ab_kernel} {s.ab_cmdline}; random boot order seed {s.ab_seed} (--hermit-ab-seed)"
+        )
+    elif s.gate.compare:
+        lines.append(f"hermit: comparing with baseline {s.gate.compare!r} in {s.gate.baseline_dir}")
+    return lines
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -125,7 +132,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for table in build_tables(session.measurements):
         terminalreporter.write_line(render_text(table))
         terminalreporter.write_line("")
-    for table in build_comparison_tables(session.gate.judged, session.gate.settings.compare or ""):
+    for table in build_comparison_tables(session.gate.judged, session.comparison_label or ""):
         terminalreporter.write_line(render_text(table))
         terminalreporter.write_line("")
     for line in session.notes:
@@ -147,5 +154,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if saved is not None:
         hermit.notes.append(f"hermit: saved baseline {hermit.gate.settings.save!r} to {saved}")
+    try:
+        hermit.notes.extend(reports.write_all(hermit))
+    except OSError as exc:
+        hermit.notes.append(f"hermit: could not write a report: {exc}")
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
     if exitstatus == pytest.ExitCode.TESTS_FAILED and config.stash[_BROKEN] and not config.stash[_FAILED_OTHER]:
         session.exitstatus = EXIT_BROKEN

@@ -37,6 +37,7 @@ class HermitSession:
         self.notes: list[str] = []
         self._availability: dict[str, Availability] = {}
         self._guest: GuestImage | None = None
+        self._ab_guest: GuestImage | None = None
         self.gate = Gate(settings.gate)
         self._hosts: dict[str, HostFingerprint] = {}
         self._git: tuple[str | None, str | None] | None = None
@@ -92,6 +93,28 @@ class HermitSession:
         if self._git is None:
             self._git = git_info(self.settings.rootdir)
         return context_for(measurement, env, self.guest, self._hosts[env.name], self._git, dt.datetime.now())
+
+    @property
+    def guest_if_resolved(self) -> GuestImage | None:
+        return self._guest
+
+    @property
+    def comparison_label(self) -> str | None:
+        """What measurements were compared with: the baseline's name, or image A of an A/B run."""
+        if self.settings.ab_kernel is not None:
+            return f"A ({self.guest.kernel.name}, interleaved)"
+        return self.settings.gate.compare
+
+    @property
+    def ab_guest(self) -> GuestImage | None:
+        """Image B of an A/B run (--hermit-ab), or None."""
+        s = self.settings
+        if s.ab_kernel is None:
+            return None
+        if self._ab_guest is None:
+            cmdline = " ".join(w for w in (s.cmdline, s.ab_cmdline) if w)
+            self._ab_guest = resolve(s.ab_kernel, s.ab_initrd, None, cmdline)
+        return self._ab_guest
 
     def close(self) -> None:
         self.conns.close()

@@ -1,0 +1,96 @@
+"""One ``hermit_run`` call: boot, then judge against a baseline or an interleaved B image.
+
+Plain runs just boot. With --hermit-compare the measurement is judged against
+the saved baseline. With --hermit-ab, image A (the usual guest) and image B
+boot in pairs whose order is drawn at random, so drift and noisy neighbours
+hit both alike, and B is judged against A with the same statistics.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+from pytest_hermit.gate import Judged
+from pytest_hermit.guest import GuestImage
+from pytest_hermit.measurement import Measurement
+from pytest_hermit.runner import Progress, RunRequest, run
+from pytest_hermit.samples import Samples
+from pytest_hermit.session import HermitSession
+
+
+def measure(session: HermitSession, req: RunRequest, progress: Progress) -> tuple[Measurement, Judged | None]:
+    """The measurement (with any boots added while undecided) and its judgement, if any."""
+    if session.ab_guest is not None:
+        return _measure_ab(session, req, session.ab_guest, progress)
+    gate = session.gate
+    measurement = run(session.conns, req, progress)
+    if not gate.active:
+        return measurement, None
+    context = session.context(req.env, measurement)
+    booted = req.boots
+
+    def more(boots: int) -> Measurement:
+        nonlocal booted
+        extra = run(session.conns, replace(req, boots=boots, first_boot=booted + 1), progress)
+        booted += boots
+        return extra
+
+    judged = None
+    try:
+        if gate.settings.compare:
+            judged = gate.judge(measurement, context, more)
+            measurement = judged.measurement
+    finally:
+        if gate.settings.save:
+            gate.record(measurement, context)
+    return measurement, judged
+
+
+def _measure_ab(
+    session: HermitSession, req: RunRequest, guest_b: GuestImage, progress: Progress
+) -> tuple[Measurement, Judged]:
+    rng = random.Random(session.settings.ab_seed)
+    side_a = replace(req, boots=1, transcript_dir=req.transcript_dir / "A")
+    side_b = replace(req, boots=1, guest=guest_b, transcript_dir=req.transcript_dir / "B")
+    runs: dict[str, Measurement | None] = {"A": None, "B": None}
+    done = 0
+
+    def pairs(boots: int) -> None:
+        nonlocal done
+        for _ in range(boots):
+            done += 1
+            order = [("A", side_a), ("B", side_b)]
+            rng.shuffle(order)
+            for label, side in order:
+                one = run(session.conns, replace(side, first_boot=done), progress)
+                previous = runs[label]
+                runs[label] = one if previous is None else previous.merged(one)
+
+    pairs(req.boots)
+
+    def more(boots: int) -> Measurement:
+        before = runs["B"]
+        assert before is not None
+        pairs(boots)
+        after = runs["B"]
+        assert after is not None
+        return _tail(after, before.boots)
+
+    def pairs_of(current: Measurement) -> list[tuple[Samples, Samples]]:
+        reference = runs["A"]
+        assert reference is not None
+        return [(reference[m], current[m]) for m in current.samples if m in reference.samples]
+
+    b = runs["B"]
+    assert b is not None
+    judged = session.gate.judge_pairs(b, pairs_of, more)
+    return judged.measurement, judged
+
+
+def _tail(measurement: Measurement, skip: int) -> Measurement:
+    """The boots after the first ``skip`` (what ``more`` adds to an earlier measurement)."""
+    samples = {name: Samples(name, s.unit, s.per_boot[skip:], s.direction) for name, s in measurement.samples.items()}
+    return replace(
+        measurement, samples=samples, boots=measurement.boots - skip, transcripts=measurement.transcripts[skip:]
+    )
