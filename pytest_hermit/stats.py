@@ -266,45 +266,28 @@ def location(samples: Samples) -> float:
     return float(np.exp(_trimmed_mean_sorted(logs)))
 
 
-def _padded(samples: Samples) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
-    lengths = np.array([len(b) for b in samples.per_boot], dtype=np.intp)
-    x = np.full((len(lengths), int(lengths.max())), np.inf)
-    for i, boot in enumerate(samples.per_boot):
-        x[i, : len(boot)] = boot
-    return x, lengths
-
-
 def _bootstrap_log_locations(samples: Samples, n_resamples: int, rng: np.random.Generator) -> NDArray[np.float64]:
-    """Log locations of ``n_resamples`` hierarchical bootstrap replicates.
+    """Log locations of ``n_resamples`` two-stage bootstrap replicates.
 
-    Each replicate draws B boots with replacement, then, inside every drawn
-    boot, as many repetitions as it holds with replacement; per-boot medians
-    and the trimmed mean of their logs follow, all vectorised.
+    Each replicate draws B boots with replacement, then the repetitions of
+    every drawn boot *without* replacement (Davison and Hinkley 1997, section
+    3.8): a boot's median already carries its repetition noise, and drawing
+    the repetitions again with replacement counts that noise twice. Measured
+    on 6 boots x 5 repetitions with repetition CV 30%: the with-replacement
+    variant's 98.75% interval was about 1.3 log units wide, twice what the
+    boots support, and missed a 30% slowdown every time. Drawing without
+    replacement leaves each boot's median as it is, so the replicate is the
+    trimmed mean of the logs of the drawn boots' medians.
     """
-    x, lengths = _padded(samples)
-    n_boots, width = x.shape
-    uniform = bool((lengths == width).all())
-    per_chunk = max(1, _CHUNK_ELEMENTS // (n_boots * width))
+    logs_of_boots = np.log(np.asarray(samples.boot_medians, dtype=np.float64))
+    n_boots = len(logs_of_boots)
+    per_chunk = max(1, _CHUNK_ELEMENTS // max(n_boots, 1))
     out = np.empty(n_resamples, dtype=np.float64)
     for start in range(0, n_resamples, per_chunk):
         n = min(per_chunk, n_resamples - start)
-        boots = rng.integers(0, n_boots, size=(n, n_boots))
-        lens = lengths[boots]
-        if uniform:
-            reps = rng.integers(0, width, size=(n, n_boots, width))
-        else:
-            reps = (rng.random((n, n_boots, width)) * lens[..., None]).astype(np.intp)
-        values = x[boots[..., None], reps]
-        if not uniform:
-            values[np.arange(width) >= lens[..., None]] = np.inf
-        values.sort(axis=-1)  # rows are short: a full sort beats partition here
-        lo_idx = (lens - 1) // 2
-        hi_idx = lens // 2
-        lo = np.take_along_axis(values, lo_idx[..., None], axis=-1)[..., 0]
-        hi = np.take_along_axis(values, hi_idx[..., None], axis=-1)[..., 0]
-        logs = np.log(0.5 * (lo + hi))
-        logs.sort(axis=-1)
-        out[start : start + n] = _trimmed_mean_sorted(logs)
+        drawn = logs_of_boots[rng.integers(0, n_boots, size=(n, n_boots))]
+        drawn.sort(axis=-1)
+        out[start : start + n] = _trimmed_mean_sorted(drawn)
     return out
 
 

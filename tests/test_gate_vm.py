@@ -16,7 +16,7 @@ pytestmark = pytest.mark.usefixtures("reference_guest")
 
 GATE_TEST = """
 def test_basic(hermit_run):
-    hermit_run("basic", cmdline="iters=20000")
+    hermit_run("basic")
 """
 #: Enough boots that a 30% slowdown is found despite boot-to-boot noise under TCG.
 SIZE = ("--hermit-env=qemu", "--hermit-boots=6", "--hermit-reps=5", "--hermit-timeout=120")
