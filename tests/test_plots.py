@@ -218,3 +218,13 @@ def test_baseline_lookup_reads_a_loaded_baseline() -> None:
     assert baseline_lookup(baseline)(m, "getpid") == m["getpid"]
     assert baseline_lookup(baseline)(m, "malloc") is None
     assert baseline_lookup(None)(m, "getpid") is None
+
+
+def test_a_comparison_whose_baseline_samples_are_not_at_hand_still_shows_the_change(tmp_path: Path) -> None:
+    table = {"getpid": BASIC["getpid"]}
+    base = measurement("kvm", "basic", table, seed=3)
+    cur = measurement("kvm", "basic", table, seed=4)
+    written = write_plots(tmp_path, [cur], [judged(base, cur)], lambda _m, _metric: None)
+    assert [p.name for p in written] == ["test_basic-basic-getpid-kvm.png", "test_basic-basic-bars.png"]
+    for path in written:
+        assert_png(path)
