@@ -14,7 +14,7 @@ Exit status (shared with the plugin, see ``docs/statistics.md``):
 * 0 (:data:`EXIT_OK`): no regression;
 * 1 (:data:`EXIT_REGRESSION`): at least one regression (wins over refusals: the
   regressions that could be judged are real);
-* 3 (:data:`EXIT_REFUSED`): nothing regressed, but something could not be
+* 7 (:data:`EXIT_REFUSED`): nothing regressed, but something could not be
   judged: a refused comparison (other host, emulation, other command line),
   a missing entry, a missing or corrupt baseline file, or a usage error;
 * 4 (:data:`EXIT_BROKEN`): used by the plugin only, for runs whose VMs broke.
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from pytest_hermit import baselines as bl
-from pytest_hermit import stats
+from pytest_hermit import branches, stats
 from pytest_hermit.tables import Row, Table, render_markdown, render_text
 
 __all__ = ["EXIT_BROKEN", "EXIT_OK", "EXIT_REFUSED", "EXIT_REGRESSION", "main"]
@@ -254,8 +254,7 @@ def _cmd_compare(args: argparse.Namespace, out: _Out) -> int:
 # --------------------------------------------------------------------------- parser
 
 
-#: Subcommands: name -> (help, add arguments, run). Other modules may add more
-#: (``branches`` is planned) by extending this table before :func:`main` runs.
+#: Subcommands: name -> (help, add arguments, run).
 Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace, _Out], int]]
 
 
@@ -288,10 +287,37 @@ def _compare_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _branches_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("base", metavar="BASE", help="git ref of the reference (A), e.g. main")
+    p.add_argument("head", metavar="HEAD", help="git ref judged against BASE (B), e.g. my-branch or HEAD")
+    p.add_argument("--build", required=True, metavar="CMD", help="shell command that builds the image in a checkout")
+    p.add_argument("--image", required=True, metavar="PATH", help="the built kernel, relative to the checkout")
+    p.add_argument("--initrd", metavar="PATH", help="the built initrd, relative to the checkout (HermitCore apps)")
+    p.epilog = "Everything after -- goes to pytest, e.g. ... --build make --image build/k.elf -- tests/"
+
+
+def _cmd_branches(args: argparse.Namespace, out: _Out) -> int:
+    request = branches.BranchRequest(
+        base=args.base,
+        head=args.head,
+        build=args.build,
+        image=args.image,
+        initrd=args.initrd,
+        pytest_args=tuple(args.pytest_args),
+        repo=Path.cwd(),
+    )
+    return branches.run(request)
+
+
 COMMANDS: dict[str, Command] = {
     "list": ("list the baselines in a directory", _list_args, _cmd_list),
     "show": ("show the samples and context of a baseline", _show_args, _cmd_show),
     "compare": ("judge baseline NAME_B against NAME_A with the gate's statistics", _compare_args, _cmd_compare),
+    "branches": (
+        "build two git refs in temporary worktrees and judge HEAD against BASE in an interleaved A/B run",
+        _branches_args,
+        _cmd_branches,
+    ),
 }
 
 
@@ -308,14 +334,24 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (never raises for expected failures)."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # argparse cannot take positionals after "--" once BASE and HEAD are
+    # consumed: split pytest's arguments off first.
+    passed_on: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, passed_on = argv[:cut], argv[cut + 1 :]
     try:
         args = parser.parse_args(argv)
+        if passed_on and args.command != "branches":
+            raise _UsageError(f"pytest-hermit {args.command}: unexpected arguments after --: {' '.join(passed_on)}")
+        args.pytest_args = passed_on
     except _UsageError as exc:
         sys.stderr.write(f"{exc}\n")
         return EXIT_REFUSED
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else EXIT_OK
-    out = _Out(sys.stdout, args.markdown)
+    out = _Out(sys.stdout, getattr(args, "markdown", False))
     try:
         status: int = args.run(args, out)
     except bl.BaselineError as exc:

@@ -8,7 +8,10 @@ infrastructure and may be retried. Codes stay clear of pytest's own 0-5.
 EXIT_OK = 0
 #: At least one regression (pytest's own "tests failed").
 EXIT_REGRESSION = 1
-#: ``pytest-hermit`` only: a comparison was refused, a baseline is missing or corrupt, or bad usage.
-EXIT_REFUSED = 3
-#: Only broken runs failed, no regression and no other failure.
+#: Only broken runs failed, no regression and no other failure: retry the infrastructure.
 EXIT_BROKEN = 6
+#: Numbers were refused, not compared (another host, emulation versus KVM, no
+#: baseline entry for a test, another guest command line), a baseline file is
+#: missing or corrupt, or (``pytest-hermit``) bad usage: fix the baseline or the
+#: setup; retrying changes nothing.
+EXIT_REFUSED = 7

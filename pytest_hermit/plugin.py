@@ -10,7 +10,7 @@ import pytest
 
 from pytest_hermit import fixtures, options, reports
 from pytest_hermit.errors import HermitError, NotComparable, RunError
-from pytest_hermit.exitcodes import EXIT_BROKEN
+from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_REFUSED
 from pytest_hermit.gate import Regression
 from pytest_hermit.session import HermitSession
 from pytest_hermit.state import OUTCOME_KEY, SESSION_KEY
@@ -19,6 +19,7 @@ from pytest_hermit.tables import render_text
 from pytest_hermit.vm import LiveDomains
 
 _BROKEN = pytest.StashKey[list[str]]()
+_REFUSED = pytest.StashKey[list[str]]()
 _FAILED_OTHER = pytest.StashKey[list[str]]()
 
 MARKER_DOC = (
@@ -37,6 +38,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     config.stash[SESSION_KEY] = HermitSession.from_config(config)
     config.stash[_BROKEN] = []
+    config.stash[_REFUSED] = []
     config.stash[_FAILED_OTHER] = []
     config.pluginmanager.register(fixtures, "hermit-fixtures")
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
@@ -118,8 +120,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             else "broken run"
         )
         report.longrepr = f"[hermit: {kind}] {excinfo.value}"
-    if excinfo is not None and isinstance(excinfo.value, RunError | NotComparable):
+    if excinfo is not None and isinstance(excinfo.value, RunError):
         item.config.stash[_BROKEN].append(item.nodeid)
+    elif excinfo is not None and isinstance(excinfo.value, NotComparable):
+        item.config.stash[_REFUSED].append(item.nodeid)
     else:
         item.config.stash[_FAILED_OTHER].append(item.nodeid)
 
@@ -159,5 +163,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     except OSError as exc:
         hermit.notes.append(f"hermit: could not write a report: {exc}")
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
-    if exitstatus == pytest.ExitCode.TESTS_FAILED and config.stash[_BROKEN] and not config.stash[_FAILED_OTHER]:
-        session.exitstatus = EXIT_BROKEN
+    if exitstatus == pytest.ExitCode.TESTS_FAILED and not config.stash[_FAILED_OTHER]:
+        # A regression (or any other failure) wins; then broken runs, which a
+        # retry may cure; then refusals, which only a new baseline cures.
+        if config.stash[_BROKEN]:
+            session.exitstatus = EXIT_BROKEN
+        elif config.stash[_REFUSED]:
+            session.exitstatus = EXIT_REFUSED

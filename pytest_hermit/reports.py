@@ -272,6 +272,8 @@ def write_all(session: HermitSession) -> list[str]:
     if s.plot is not None:
         from pytest_hermit.plots import write_plots  # matplotlib is imported only when plots are asked for
 
-        paths = write_plots(s.plot, measurements, judged, session.gate.reference_samples)
+        paths = write_plots(
+            s.plot, measurements, judged, session.gate.reference_samples, baseline_name=session.comparison_label
+        )
         notes.append(f"hermit: {len(paths)} plot(s) in {s.plot}")
     return notes

@@ -21,7 +21,7 @@ def bdir(tmp_path: Path) -> Path:
 
 
 def test_exit_codes_are_distinct_and_documented() -> None:
-    assert (EXIT_OK, EXIT_REGRESSION, EXIT_REFUSED, EXIT_BROKEN) == (0, 1, 3, 6)
+    assert (EXIT_OK, EXIT_REGRESSION, EXIT_REFUSED, EXIT_BROKEN) == (0, 1, 7, 6)
 
 
 def test_list_names_every_baseline(bdir: Path, capsys: pytest.CaptureFixture[str]) -> None:

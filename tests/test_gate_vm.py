@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pytest_hermit import baselines as bl
+from pytest_hermit.exitcodes import EXIT_REFUSED
 from pytest_hermit.samples import Samples
 from tests.conftest import run_pytest
 
@@ -74,7 +75,7 @@ def test_missing_baseline_and_missing_entry(pytester: pytest.Pytester) -> None:
     result = run_pytest(pytester, "--hermit-env=qemu", "--hermit-compare=other", "--hermit-boots=1", "--hermit-reps=1")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*refused*test_gate.py::test_basic[[]qemu[]]*"])
-    assert result.ret == 6
+    assert result.ret == EXIT_REFUSED
 
 
 def _save(path: Path, index: int) -> None:

@@ -1,0 +1,85 @@
+"""``pytest-hermit branches``: two refs built in worktrees, judged A/B (real VMs)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pytest_hermit.cli import main
+from pytest_hermit.exitcodes import EXIT_REFUSED
+from tests.conftest import STATE_DIR
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+@pytest.fixture
+def repo(tmp_path: Path, reference_guest: Path) -> Path:
+    """A project whose 'build' copies the reference guest; main and a branch with one more commit."""
+    repo = tmp_path / "port"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.email", "dev@example.invalid")
+    git(repo, "config", "user.name", "dev")
+    (repo / "build.sh").write_text(f"#!/bin/sh\ncp {reference_guest} kernel.elf\n")
+    (repo / "test_port.py").write_text('def test_basic(hermit_run):\n    hermit_run("basic")\n')
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "base")
+    git(repo, "checkout", "-q", "-b", "feature")
+    (repo / "NOTES").write_text("a change\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "feature")
+    return repo
+
+
+def run_cli(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "pytest-hermit"), "branches", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+
+
+def test_branches_builds_both_and_runs_ab(repo: Path) -> None:
+    proc = run_cli(
+        repo,
+        "main",
+        "feature",
+        "--build",
+        "sh build.sh",
+        "--image",
+        "kernel.elf",
+        "--",
+        "test_port.py",
+        "-p",
+        "no:cacheprovider",
+        "--hermit-env=qemu",
+        "--hermit-boots=2",
+        "--hermit-reps=2",
+        f"--hermit-state-dir={STATE_DIR}",
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "A = main" in proc.stdout and "B = feature" in proc.stdout
+    assert "hermit: A/B run" in proc.stdout
+    assert "change against baseline 'A (kernel.elf, interleaved)'" in proc.stdout
+    listed = subprocess.run(["git", "-C", str(repo), "worktree", "list"], capture_output=True, text=True, check=True)
+    assert len(listed.stdout.strip().splitlines()) == 1, "temporary worktrees are removed"
+
+
+def test_unknown_ref_and_failed_build_are_named(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    proc = run_cli(repo, "main", "nosuchref", "--build", "true", "--image", "kernel.elf")
+    assert proc.returncode == EXIT_REFUSED
+    assert "nosuchref" in proc.stderr
+    proc = run_cli(repo, "main", "feature", "--build", "exit 7", "--image", "kernel.elf")
+    assert proc.returncode == EXIT_REFUSED
+    assert "the build of A (main) failed with status 7" in proc.stderr
+    proc = run_cli(repo, "main", "feature", "--build", "true", "--image", "kernel.elf")
+    assert "made no image at kernel.elf" in proc.stderr
+    assert main(["branches", "main"]) == EXIT_REFUSED
