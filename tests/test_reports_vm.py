@@ -33,6 +33,7 @@ def test_all_reports_in_one_run(pytester: pytest.Pytester, monkeypatch: pytest.M
         "--hermit-json=out/results.json",
         "--hermit-benchmark-json=out/bench.json",
         "--junitxml=out/junit.xml",
+        "--hermit-plot=out/plots",
     )
     result.assert_outcomes(passed=1)
     out = pytester.path / "out"
@@ -61,6 +62,10 @@ def test_all_reports_in_one_run(pytester: pytest.Pytester, monkeypatch: pytest.M
     )
     assert compare.returncode == 0, compare.stderr
     assert "test_basic[qemu]:getpid" in compare.stdout
+
+    pngs = sorted(p.name for p in (out / "plots").glob("*.png"))
+    assert "test_basic-basic-bars.png" in pngs and "test_basic-basic-getpid-qemu.png" in pngs
+    assert all((out / "plots" / n).read_bytes().startswith(b"\x89PNG\r\n\x1a\n") for n in pngs)
 
 
 def test_ab_same_image_passes_and_slowed_b_fails(pytester: pytest.Pytester, reference_guest: Path) -> None:
