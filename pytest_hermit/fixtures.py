@@ -108,6 +108,7 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
             transcript_dir=transcript_dir / f"run{calls}" if calls > 1 else transcript_dir,
             emulated=availability.emulated,
             test_id=request.node.nodeid,
+            iso_cache=settings.state_dir / "isos",
         )
         measurement, judged = measure(session, req, progress)
         session.measurements.append(measurement)

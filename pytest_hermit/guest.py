@@ -11,7 +11,6 @@ from pytest_hermit.errors import ConfigError
 #: Where the reference guest is built in a source checkout (``make -C guest``).
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "guest"
 REFERENCE_KERNEL = REFERENCE_DIR / "build" / "refguest.elf"
-REFERENCE_ISO = REFERENCE_DIR / "build" / "refguest.iso"
 
 
 @dataclass(frozen=True)
@@ -53,6 +52,4 @@ def resolve(kernel: Path | None, initrd: Path | None, iso: Path | None, cmdline:
                 f"the reference guest is not built ({kernel} missing): run 'make -C {REFERENCE_DIR}' "
                 "(or 'make demo'), or pass --hermit-kernel"
             )
-        if iso is None and REFERENCE_ISO.is_file():
-            iso = REFERENCE_ISO
     return GuestImage(kernel, initrd, iso, cmdline, image_hash(kernel, initrd), reference)

@@ -12,6 +12,7 @@ from pytest_hermit.domxml import DomainSpec
 from pytest_hermit.environments import Environment
 from pytest_hermit.errors import NotComparable, RunError
 from pytest_hermit.guest import GuestImage
+from pytest_hermit.iso import iso_for
 from pytest_hermit.measurement import Measurement
 from pytest_hermit.parsers import ConsoleParser, GuestInfo
 from pytest_hermit.samples import Samples
@@ -35,6 +36,8 @@ class RunRequest:
     transcript_dir: Path
     emulated: bool = False
     test_id: str = ""
+    #: Where ISOs made for CD-booting environments are cached.
+    iso_cache: Path = Path("/tmp/pytest-hermit-isos")
     #: Number of the first boot (adaptive sampling adds boots to an earlier run).
     first_boot: int = 1
 
@@ -68,11 +71,15 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
     units: dict[str, str] = {}
     transcripts: list[Path] = []
     info: GuestInfo | None = None
+    iso = guest.iso
+    if env.boot == "iso" and iso is None:
+        # The command line lives in the ISO's grub.cfg: one ISO per command line.
+        iso = iso_for(guest.kernel, guest.initrd, cmdline, request.iso_cache, guest.sha256)
     last = request.first_boot + request.boots - 1
     for index in range(request.first_boot, last + 1):
         transcript = request.transcript_dir / f"{env.name}-{request.workload}-boot{index}.log"
         transcripts.append(transcript)
-        spec = DomainSpec(unique_name(env), guest.kernel, cmdline, guest.initrd, guest.iso)
+        spec = DomainSpec(unique_name(env), guest.kernel, cmdline, guest.initrd, iso)
         parser = ConsoleParser(request.workload, request.reps)
         try:
             record = boot(conns, env, spec, parser, timeout=request.timeout, transcript=transcript)
