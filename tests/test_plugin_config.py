@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
 from pytest_hermit.environments import BUILTIN, load_registry, select
 from pytest_hermit.errors import ConfigError
 from pytest_hermit.gate import Tolerances, parse_tolerances, percent, verdict_set
-from pytest_hermit.probes import cpu_has_hw_virt
+from pytest_hermit.probes import cpu_has_hw_virt, nested_in_emulator
 from pytest_hermit.stats import Verdict
 from tests.conftest import run_pytest
 
@@ -147,3 +148,16 @@ def test_tolerances() -> None:
 def test_cpu_flags() -> None:
     assert cpu_has_hw_virt("processor : 0\nflags : fpu vme svm sse2\n")
     assert not cpu_has_hw_virt("processor : 0\nflags : fpu vme sse2 hypervisor\n")
+
+
+def test_xen_nested_in_qemu_is_labelled_emulated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+
+    vendor = tmp_path / "sys_vendor"
+    vendor.write_text("QEMU\n")
+    monkeypatch.delenv("HERMIT_EMULATED", raising=False)
+    assert nested_in_emulator(vendor)[0]
+    vendor.write_text("Dell Inc.\n")
+    assert not nested_in_emulator(vendor)[0]
+    monkeypatch.setenv("HERMIT_EMULATED", "1")
+    emulated, note = nested_in_emulator(vendor)
+    assert emulated and "HERMIT_EMULATED" in note
