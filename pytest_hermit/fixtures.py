@@ -81,11 +81,11 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
     terminal = request.config.pluginmanager.get_plugin("terminalreporter")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
 
-    def progress(env: str, workload: str, index: int, boots: int, record: BootRecord) -> None:
+    def progress(what: str, index: int, boots: int, record: BootRecord) -> None:
         if terminal is None:
             return
         first = f", first line after {record.first_line_ms:.0f} ms" if record.first_line_ms is not None else ""
-        line = f"hermit: {env} {workload} boot {index}/{boots} done in {record.wall_s:.2f} s{first}"
+        line = f"hermit: {what} boot {index}/{boots} done in {record.wall_s:.2f} s{first}"
         # The test's output is captured at the fd level; progress must reach the real terminal.
         with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
             terminal.ensure_newline()

@@ -51,8 +51,8 @@ def _measure_ab(
     session: HermitSession, req: RunRequest, guest_b: GuestImage, progress: Progress
 ) -> tuple[Measurement, Judged]:
     rng = random.Random(session.settings.ab_seed)
-    side_a = replace(req, boots=1, transcript_dir=req.transcript_dir / "A")
-    side_b = replace(req, boots=1, guest=guest_b, transcript_dir=req.transcript_dir / "B")
+    side_a = replace(req, boots=1, label="A", planned=req.boots, transcript_dir=req.transcript_dir / "A")
+    side_b = replace(req, boots=1, label="B", planned=req.boots, guest=guest_b, transcript_dir=req.transcript_dir / "B")
     runs: dict[str, Measurement | None] = {"A": None, "B": None}
     done = 0
 
@@ -63,7 +63,7 @@ def _measure_ab(
             order = [("A", side_a), ("B", side_b)]
             rng.shuffle(order)
             for label, side in order:
-                one = run(session.conns, replace(side, first_boot=done), progress)
+                one = run(session.conns, replace(side, first_boot=done, planned=max(done, req.boots)), progress)
                 previous = runs[label]
                 runs[label] = one if previous is None else previous.merged(one)
 

@@ -18,8 +18,8 @@ from pytest_hermit.parsers import ConsoleParser, GuestInfo
 from pytest_hermit.samples import Samples
 from pytest_hermit.vm import BootRecord, boot, unique_name
 
-#: Called after each boot with (env, workload, boot index from 1, boots, record).
-Progress = Callable[[str, str, int, int, BootRecord], None]
+#: Called after each boot with (what ran, e.g. "qemu basic", boot number from 1, boots planned, record).
+Progress = Callable[[str, int, int, BootRecord], None]
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,10 @@ class RunRequest:
     test_id: str = ""
     #: Where ISOs made for CD-booting environments are cached.
     iso_cache: Path = Path("/tmp/pytest-hermit-isos")
+    #: Shown in progress lines before the environment ("A", "B" in A/B runs).
+    label: str = ""
+    #: Boots planned in all, for progress lines (default: first_boot + boots - 1).
+    planned: int | None = None
     #: Number of the first boot (adaptive sampling adds boots to an earlier run).
     first_boot: int = 1
 
@@ -97,7 +101,8 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
             units["boot_time_host"] = "ms"
             per_metric.setdefault("boot_time_host", []).append([record.first_line_ms])
         if progress is not None:
-            progress(env.name, request.workload, index, last, record)
+            what = " ".join(w for w in (request.label, env.name, request.workload) if w)
+            progress(what, index, request.planned or last, record)
     samples = {m: Samples.of(m, units[m], boots) for m, boots in per_metric.items()}
     return Measurement(
         env=env.name,
