@@ -80,8 +80,16 @@ def _qemu_conf(root: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def claim_embed_root(state_dir: Path) -> tuple[Path, int]:
-    """A root for the embedded driver that no other live process uses, and its lock fd."""
+#: Roots this process claimed, by state dir. libvirt's embedded driver stays
+#: loaded in the process once opened, so its root stays ours until exit.
+_CLAIMED: dict[Path, Path] = {}
+
+
+def claim_embed_root(state_dir: Path) -> Path:
+    """A root for the embedded driver that no other live process uses (held until this process exits)."""
+    key = state_dir.resolve()
+    if key in _CLAIMED:
+        return _CLAIMED[key]
     state_dir.mkdir(parents=True, exist_ok=True)
     for slot in range(_MAX_SLOTS):
         lock_path = state_dir / f"embed-{slot}.lock"
@@ -97,7 +105,8 @@ def claim_embed_root(state_dir: Path) -> tuple[Path, int]:
         wanted = _qemu_conf(root)
         if not conf.is_file() or conf.read_text() != wanted:
             conf.write_text(wanted)
-        return root, fd
+        _CLAIMED[key] = root  # the lock fd stays open on purpose
+        return root
     raise EnvironmentUnavailable(f"all {_MAX_SLOTS} embedded libvirt roots under {state_dir} are in use")
 
 
@@ -142,7 +151,6 @@ class Connections:
         self.state_dir = state_dir
         self._conns: dict[str, Any] = {}
         self._embed_root: Path | None = None
-        self._embed_lock: int | None = None
         self._lock = threading.Lock()
         self.subreaper = False
         self._libvirt: Any = None
@@ -160,7 +168,7 @@ class Connections:
         if env.uri != EMBEDDED_QEMU:
             return env.uri
         if self._embed_root is None:
-            self._embed_root, self._embed_lock = claim_embed_root(self.state_dir)
+            self._embed_root = claim_embed_root(self.state_dir)
         return f"{EMBEDDED_QEMU}?root={self._embed_root}"
 
     @property
@@ -211,9 +219,6 @@ class Connections:
             except Exception:  # noqa: BLE001 - closing must never mask the run's own outcome
                 pass
         self._conns.clear()
-        if self._embed_lock is not None:
-            os.close(self._embed_lock)
-            self._embed_lock = None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -45,15 +45,20 @@ class BootRecord:
 
 
 class LiveDomains:
-    """Domains this process started and has not destroyed yet: the last line of defence."""
+    """Domains this process may have started and not destroyed yet: the last line of defence.
+
+    Registered by name and connection *before* they are created, so a Ctrl-C
+    that lands between libvirt creating the domain and Python seeing the
+    result still finds it.
+    """
 
     _lock: ClassVar[threading.Lock] = threading.Lock()
     _live: ClassVar[dict[str, Any]] = {}
 
     @classmethod
-    def add(cls, name: str, domain: Any) -> None:
+    def add(cls, name: str, conn: Any) -> None:
         with cls._lock:
-            cls._live[name] = domain
+            cls._live[name] = conn
 
     @classmethod
     def discard(cls, name: str) -> None:
@@ -65,19 +70,19 @@ class LiveDomains:
         with cls._lock:
             leftovers = list(cls._live.items())
             cls._live.clear()
-        for _name, domain in leftovers:
+        for name, conn in leftovers:
             try:
-                domain.destroy()
+                conn.lookupByName(name).destroy()
             except Exception:  # noqa: BLE001 - best effort at exit; the domain may be gone already
                 pass
         return [name for name, _ in leftovers]
 
 
-def _destroy(conns: Connections, name: str, domain: Any) -> None:
+def _destroy(conns: Connections, conn: Any, name: str) -> None:
     lv = conns.libvirt
     with reaping(conns.qemu_pid(name)):
         try:
-            domain.destroy()
+            conn.lookupByName(name).destroy()
         except lv.libvirtError as exc:
             # A guest that powered off is gone already (on_poweroff=destroy).
             if exc.get_error_code() not in (lv.VIR_ERR_NO_DOMAIN, lv.VIR_ERR_OPERATION_INVALID):
@@ -116,6 +121,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _attach(conns: Connections, env: Environment, domain: Any) -> StreamPump:
+    """The guest console through a libvirt stream, local and remote alike.
+
+    Reading the pty directly was tried: a guest that prints its last lines
+    and powers off at once (the reference guest does) can take them along,
+    because the pty's unread input is dropped when QEMU closes its end.
+    """
+    stream = conns.open(env).newStream(0)
+    _open_console(conns.libvirt, domain, stream)
+    return StreamPump(stream)
+
+
 def boot(
     conns: Connections,
     env: Environment,
@@ -132,16 +149,14 @@ def boot(
     xml = render(env, spec)
     transcript.parent.mkdir(parents=True, exist_ok=True)
     started_wall = time.monotonic()
-    try:
-        domain = conn.createXML(xml, lv.VIR_DOMAIN_START_PAUSED)
-    except lv.libvirtError as exc:
-        raise RunError(f"libvirt could not start the domain: {exc}", env=env.name) from None
-    LiveDomains.add(spec.name, domain)
+    LiveDomains.add(spec.name, conn)
     pump: StreamPump | None = None
     try:
-        stream = conn.newStream(0)
-        _open_console(lv, domain, stream)
-        pump = StreamPump(stream)
+        try:
+            domain = conn.createXML(xml, lv.VIR_DOMAIN_START_PAUSED)
+        except lv.libvirtError as exc:
+            raise RunError(f"libvirt could not start the domain: {exc}", env=env.name) from None
+        pump = _attach(conns, env, domain)
         domain.resume()
         started = time.monotonic()
 
@@ -167,7 +182,7 @@ def boot(
         raise RunError(f"libvirt failed during the boot: {exc}", env=env.name, transcript=transcript) from None
     finally:
         try:
-            _destroy(conns, spec.name, domain)
+            _destroy(conns, conn, spec.name)
         finally:
             if pump is not None:
                 pump.close()
