@@ -205,7 +205,8 @@ def add_options(parser: pytest.Parser) -> None:
     for name, ini_type, text, kwargs in _OPTIONS:
         dest = "hermit_" + name.replace("-", "_")
         group.addoption(f"--hermit-{name}", dest=dest, default=None, help=text, **kwargs)
-        parser.addini(dest, help=text, type=ini_type)  # type: ignore[arg-type]
+        # default "": pytest before 7.4 returns [] for an unset string ini value.
+        parser.addini(dest, help=text, type=ini_type, default="")  # type: ignore[arg-type]
     group.addoption(
         "--hermit-require-env",
         dest="hermit_require_env",
