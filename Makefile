@@ -8,13 +8,28 @@ BIN := $(VENV)/bin
 STAMPS := .make
 PYTEST_ARGS ?=
 
-.PHONY: demo test deps venv guest lint unit clean
+.PHONY: demo test deps venv guest lint clean xen-test
 
 demo: deps venv guest
 	$(BIN)/pytest examples -p no:cacheprovider --hermit-env=kvm,qemu -rs $(PYTEST_ARGS)
 
 test: deps venv guest lint
 	$(BIN)/pytest tests -p no:cacheprovider -rs $(PYTEST_ARGS)
+ifneq ($(HERMIT_SKIP_XEN),1)
+	$(MAKE) xen-test
+endif
+
+# The plugin's hvm/pvh tests inside a Xen 4.17 host booted under QEMU TCG
+# (xenlab/README.md): builds the lab once (about 2.5 minutes, cached), then
+# about 2-3 minutes a run. `make test HERMIT_SKIP_XEN=1` leaves it out.
+XEN_TESTS ?= tests/test_xen.py
+XEN_TIMEOUT ?= 900
+xen-test: guest
+	xenlab/run --timeout $(XEN_TIMEOUT) --out .hermit/xenlab -- \
+	  python3 -m pytest -v -p pytest_hermit.plugin -p no:cacheprovider -rs \
+	  --hermit-env=hvm,pvh --hermit-require-env --hermit-timeout=240 \
+	  --hermit-artifacts=/hermit-out/artifacts --junitxml=/hermit-out/junit.xml \
+	  $(XEN_TESTS)
 
 deps: $(STAMPS)/system-packages
 

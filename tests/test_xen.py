@@ -14,7 +14,7 @@ pytestmark = pytest.mark.hermit(envs=["hvm", "pvh"])
 
 
 def test_hello(hermit_run, hermit_env):
-    m = hermit_run("hello", boots=2, reps=1)
+    m = hermit_run("hello", boots=1, reps=1)
     assert m.hypervisor == "XenVMMXenVMM"
     assert m.emulated == hermit_env.emulated
     assert m["boot_time_guest"].median > 0
