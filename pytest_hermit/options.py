@@ -286,6 +286,13 @@ class Settings:
         ab_seed = value("ab-seed", int)
         if (value("ab-initrd", str) or value("ab-cmdline", str)) and value("ab", str) is None:
             raise pytest.UsageError("--hermit-ab-initrd and --hermit-ab-cmdline need --hermit-ab=KERNEL_B")
+        boots = value("boots", positive_int) or DEFAULT_BOOTS
+        max_boots = value("max-boots", positive_int)
+        if max_boots is not None and (max_boots < boots or boots < 2):
+            raise pytest.UsageError(
+                f"--hermit-max-boots={max_boots} needs --hermit-boots of at least 2 and at most {max_boots} "
+                f"(got {boots}): adaptive sampling starts with --hermit-boots and adds boots up to the maximum"
+            )
         state_default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pytest-hermit"
         return cls(
             env_spec=value("env", env_list),
@@ -293,7 +300,7 @@ class Settings:
             initrd=path_option("initrd", True),
             iso=path_option("iso", True),
             cmdline=(value("cmdline", str) or "").strip(),
-            boots=value("boots", positive_int) or DEFAULT_BOOTS,
+            boots=boots,
             reps=value("reps", positive_int) or DEFAULT_REPS,
             timeout=value("timeout", positive_float) or DEFAULT_TIMEOUT,
             libvirt_uri=value("libvirt-uri", str),
@@ -315,7 +322,7 @@ class Settings:
                 baseline_dir=path_option("baseline-dir", False) or rootdir / ".hermit" / "baselines",
                 tolerances=parse_tolerances(value("tolerance", percent), tool, tool_source),
                 fail_on=value("fail-on", verdict_set) or frozenset({Verdict.REGRESSION}),
-                max_boots=value("max-boots", positive_int),
+                max_boots=max_boots,
                 allow_foreign=bool(
                     config.getoption("hermit_allow_foreign_baseline") or config.getini("hermit_allow_foreign_baseline")
                 ),

@@ -161,3 +161,10 @@ def test_xen_nested_in_qemu_is_labelled_emulated(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("HERMIT_EMULATED", "1")
     emulated, note = nested_in_emulator(vendor)
     assert emulated and "HERMIT_EMULATED" in note
+
+
+def test_max_boots_needs_a_sensible_start(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(USES_ENV)
+    result = run_pytest(pytester, "--hermit-boots=1", "--hermit-max-boots=10")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--hermit-max-boots=10 needs --hermit-boots of at least 2*"])

@@ -1,0 +1,69 @@
+"""The gate's pure parts: adaptive boots, enforcement, refusals wiring (no VM)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pytest_hermit import stats
+from pytest_hermit.gate import Gate, GateSettings, Regression
+from pytest_hermit.measurement import Measurement
+from pytest_hermit.samples import Samples
+
+
+def boots(rng: np.random.Generator, n: int, centre: float, boot_cv: float = 0.1) -> list[list[float]]:
+    return [
+        [centre * float(np.exp(rng.normal(0, boot_cv))) * float(np.exp(rng.normal(0, 0.02))) for _ in range(3)]
+        for _ in range(n)
+    ]
+
+
+def measurement(per_boot: list[list[float]]) -> Measurement:
+    s = Samples.of("getpid", "cycles", per_boot)
+    return Measurement(env="qemu", workload="basic", samples={"getpid": s}, boots=len(per_boot), reps=3, cmdline="")
+
+
+def test_adaptive_boots_follow_the_planned_looks() -> None:
+    rng = np.random.default_rng(7)
+    reference = Samples.of("getpid", "cycles", boots(rng, 20, 100.0))
+    gate = Gate(GateSettings(max_boots=20))
+    asked: list[int] = []
+
+    def more(k: int) -> Measurement:
+        asked.append(k)
+        return measurement(boots(rng, k, 100.0))
+
+    judged = gate.judge_pairs(measurement(boots(rng, 4, 100.0)), lambda m: [(reference, m["getpid"])], more)
+    looks = stats.planned_looks(4, 20)
+    assert judged.measurement.boots in looks
+    assert [4 + sum(asked[:i]) for i in range(1, len(asked) + 1)] == list(looks[1 : len(asked) + 1])
+    assert judged.references["getpid"] is reference
+    assert gate.judged == [judged]
+
+
+def test_enforce_fails_on_a_clear_regression_only() -> None:
+    rng = np.random.default_rng(3)
+    reference = Samples.of("getpid", "cycles", boots(rng, 12, 100.0, 0.03))
+    gate = Gate(GateSettings())
+    same = gate.judge_pairs(measurement(boots(rng, 12, 100.0, 0.03)), lambda m: [(reference, m["getpid"])], _never)
+    gate.enforce(same)
+    slow = gate.judge_pairs(measurement(boots(rng, 12, 130.0, 0.03)), lambda m: [(reference, m["getpid"])], _never)
+    with pytest.raises(Regression, match=r"getpid regressed on qemu: .* cycles \(\+"):
+        gate.enforce(slow)
+
+
+def test_inconclusive_fails_only_when_asked() -> None:
+    rng = np.random.default_rng(5)
+    reference = Samples.of("getpid", "cycles", boots(rng, 3, 100.0, 0.3))
+    current = measurement(boots(rng, 3, 104.0, 0.3))
+    lenient = Gate(GateSettings())
+    judged = lenient.judge_pairs(current, lambda m: [(reference, m["getpid"])], _never)
+    assert judged.comparisons[0].verdict is stats.Verdict.INCONCLUSIVE
+    lenient.enforce(judged)
+    strict = Gate(GateSettings(fail_on=frozenset({stats.Verdict.REGRESSION, stats.Verdict.INCONCLUSIVE})))
+    with pytest.raises(Regression, match=r"getpid (was )?inconclusive"):
+        strict.enforce(strict.judge_pairs(current, lambda m: [(reference, m["getpid"])], _never))
+
+
+def _never(k: int) -> Measurement:
+    raise AssertionError("no boots may be added without --hermit-max-boots")
