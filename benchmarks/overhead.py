@@ -137,20 +137,27 @@ def bare(env: str, boots: int, out: Path) -> None:
     features = "<feature policy='disable' name='svm'/>" if env == "kvm" else ""
     times: list[float] = []
     drains: list[threading.Thread] = []
+    failures: list[str] = []
+    phases: list[list[float]] = []  # createXML; console+resume to HERMIT-DONE; destroy and reap
     for i in range(boots):
         name = f"hb-{os.getpid()}-{i}"
         xml = _DOMAIN.format(type=env, name=name, qboot=QBOOT, kernel=KERNEL, cmdline=CMDLINE, features=features)
         t0 = time.monotonic()
         dom = conn.createXML(xml, libvirt.VIR_DOMAIN_START_PAUSED)
+        t_created = time.monotonic()
         stream = conn.newStream(0)
         dom.openConsole(None, stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
         dom.resume()
         buf = b""
         while b"HERMIT-DONE" not in buf:
-            data = stream.recv(65536)
+            try:
+                data = stream.recv(65536)
+            except libvirt.libvirtError:  # EIO on the pty: seen under heavy host load
+                break
             if not isinstance(data, bytes) or not data:
                 break
             buf += data
+        t_done = time.monotonic()
         pid = int((root / "run" / "qemu" / f"{name}.pid").read_text())
         reaper = threading.Thread(target=_reap, args=(pid,))
         reaper.start()
@@ -160,16 +167,19 @@ def bare(env: str, boots: int, out: Path) -> None:
             pass  # the guest powered off first (on_poweroff=destroy)
         reaper.join()
         times.append(time.monotonic() - t0)
+        phases.append([t_created - t0, t_done - t_created, time.monotonic() - t_done])
         # The stream ends with the domain; abort() on an ended stream can block
         # forever, so drain it to its end off the critical path.
         drains.append(threading.Thread(target=_drain, args=(stream, libvirt.libvirtError), daemon=True))
         drains[-1].start()
-        if b"HERMIT-DONE" not in buf:
-            raise RuntimeError(f"bare {env} boot {i}: no HERMIT-DONE in {buf[-200:]!r}")
+        if b"HERMIT-DONE" not in buf:  # the console ended early: seen under heavy host load
+            failures.append(f"boot {i}: console ended after {len(buf)} bytes")
+            times.pop()
+            phases.pop()
     for t in drains:
         t.join(timeout=5)
     conn.close()
-    out.write_text(json.dumps({"per_boot_s": times, "open_s": open_s}))
+    out.write_text(json.dumps({"per_boot_s": times, "open_s": open_s, "phases_s": phases, "failures": failures}))
 
 
 def _drain(stream: Any, error: type[Exception]) -> None:
