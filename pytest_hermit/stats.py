@@ -331,32 +331,33 @@ def _to_change(log_ratio: float, direction: Direction) -> float:
     return r - 1 if direction is Direction.LOWER_IS_BETTER else 1 - r
 
 
-def _expanded_alpha(alpha: float, raw: _Raw) -> float:
-    """Nominal level for an expanded percentile interval (Hesterberg 2015), two-sample form.
-
-    The bootstrap sees the plug-in variance of each arm, ``(n-1)/n`` of the
-    unbiased one, and normal tails where a t distribution belongs: at 10 boots
-    a plain percentile interval covers ~91 % instead of 95 %. The percentile
-    is therefore taken at ``alpha'`` with ``z(alpha'/2) = f * t(alpha/2, df)``,
-    ``f`` the ratio of unbiased to plug-in standard errors and ``df`` Welch's.
-    """
-    va = float(np.var(np.log(raw.baseline.boot_medians), ddof=1))
-    vb = float(np.var(np.log(raw.current.boot_medians), ddof=1))
-    na, nb = raw.baseline.boots, raw.current.boots
-    unbiased = va / na + vb / nb
-    if unbiased <= 0:
-        return alpha
-    plugin = va * (na - 1) / na**2 + vb * (nb - 1) / nb**2
-    df = unbiased**2 / ((va / na) ** 2 / (na - 1) + (vb / nb) ** 2 / (nb - 1))
-    z = math.sqrt(unbiased / plugin) * float(_sps.t.isf(alpha / 2, df))
-    return float(2 * _sps.norm.sf(z))
-
-
 def _interval(raw: _Raw, alpha: float) -> ConfidenceInterval:
-    a = _expanded_alpha(alpha, raw)
-    lo, hi = np.quantile(raw.boot_log_ratios, [a / 2, 1 - a / 2])
+    """Studentized interval: the bootstrap's standard error with Welch's t critical value.
+
+    At the levels a family of metrics needs (98.75 % for four), a percentile
+    interval of a handful of boots reads the extreme tail of the bootstrap
+    distribution, which is made of the few replicates that repeat one
+    outlying boot: 6 boots whose getpid all rose 31 % gave -10.8 %..+37.1 %.
+    The bootstrap's standard error is stable at these sizes; it is scaled
+    from the plug-in to the unbiased variance, and the t quantile with
+    Welch's degrees of freedom widens it for few boots.
+    """
+    va = float(np.var(np.log(raw.baseline.boot_medians), ddof=1)) if raw.baseline.boots > 1 else 0.0
+    vb = float(np.var(np.log(raw.current.boot_medians), ddof=1)) if raw.current.boots > 1 else 0.0
+    na, nb = raw.baseline.boots, raw.current.boots
+    se = float(np.std(raw.boot_log_ratios, ddof=1))
+    unbiased = va / na + vb / nb
+    plugin = va * (na - 1) / na**2 + vb * (nb - 1) / nb**2
+    if plugin > 0:
+        se *= math.sqrt(unbiased / plugin)
+    if unbiased > 0:
+        df = unbiased**2 / ((va / na) ** 2 / max(na - 1, 1) + (vb / nb) ** 2 / max(nb - 1, 1))
+    else:
+        df = float(max(na + nb - 2, 1))
+    half = float(_sps.t.isf(alpha / 2, df)) * se
     direction = raw.current.direction
-    c_lo, c_hi = _to_change(float(lo), direction), _to_change(float(hi), direction)
+    c_lo = _to_change(raw.log_ratio - half, direction)
+    c_hi = _to_change(raw.log_ratio + half, direction)
     return ConfidenceInterval(min(c_lo, c_hi), max(c_lo, c_hi), 1 - alpha)
 
 

@@ -20,7 +20,7 @@ def test_basic(hermit_run):
     hermit_run("basic")
 """
 #: Enough boots that a 30% slowdown is found despite boot-to-boot noise under TCG.
-SIZE = ("--hermit-env=qemu", "--hermit-boots=6", "--hermit-reps=5", "--hermit-timeout=120")
+SIZE = ("--hermit-env=qemu", "--hermit-boots=10", "--hermit-reps=5", "--hermit-timeout=120")
 
 
 def test_save_compare_and_catch_an_injected_slowdown(pytester: pytest.Pytester) -> None:

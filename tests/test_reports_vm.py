@@ -70,7 +70,7 @@ def test_all_reports_in_one_run(pytester: pytest.Pytester, monkeypatch: pytest.M
 
 def test_ab_same_image_passes_and_slowed_b_fails(pytester: pytest.Pytester, reference_guest: Path) -> None:
     pytester.makepyfile(test_ab=BASIC)
-    common = ("--hermit-env=qemu", "--hermit-boots=6", "--hermit-reps=5", f"--hermit-ab={reference_guest}")
+    common = ("--hermit-env=qemu", "--hermit-boots=10", "--hermit-reps=5", f"--hermit-ab={reference_guest}")
     same = run_pytest(pytester, *common, "--hermit-ab-seed=1")
     same.assert_outcomes(passed=1)
     same.stdout.fnmatch_lines(["*A/B run*seed 1*", "*change against baseline 'A (refguest.elf, interleaved)'*"])
