@@ -9,18 +9,13 @@ from typing import Any
 import pytest
 
 from pytest_hermit import fixtures, options, reports
-from pytest_hermit.errors import HermitError, NotComparable, RunError
-from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_REFUSED
-from pytest_hermit.gate import Regression
+from pytest_hermit.outcomes import Tally, describe
 from pytest_hermit.session import HermitSession
 from pytest_hermit.state import OUTCOME_KEY, SESSION_KEY
-from pytest_hermit.summary import build_comparison_tables, build_tables
-from pytest_hermit.tables import render_text
+from pytest_hermit.summary import summary_lines
 from pytest_hermit.vm import LiveDomains
 
-_BROKEN = pytest.StashKey[list[str]]()
-_REFUSED = pytest.StashKey[list[str]]()
-_FAILED_OTHER = pytest.StashKey[list[str]]()
+_TALLY = pytest.StashKey[Tally]()
 
 MARKER_DOC = (
     "hermit(envs=None): run this test only in the named environments "
@@ -37,9 +32,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.option.help:
         return
     config.stash[SESSION_KEY] = HermitSession.from_config(config)
-    config.stash[_BROKEN] = []
-    config.stash[_REFUSED] = []
-    config.stash[_FAILED_OTHER] = []
+    config.stash[_TALLY] = Tally()
     config.pluginmanager.register(fixtures, "hermit-fixtures")
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         # A CI job cancelled with SIGTERM must still destroy its VMs: run the
@@ -107,25 +100,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         item.stash[OUTCOME_KEY] = report.outcome
     if not report.failed:
         return
-    excinfo = call.excinfo
-    if excinfo is not None and isinstance(excinfo.value, HermitError):
+    error = call.excinfo.value if call.excinfo is not None else None
+    text = describe(error) if error is not None else None
+    if text is not None:
         # Our errors already say what went wrong and where; a traceback through
         # the plugin would only bury that.
-        error = excinfo.value
-        kind = (
-            "regression"
-            if isinstance(error, Regression)
-            else "refused"
-            if isinstance(error, NotComparable)
-            else "broken run"
-        )
-        report.longrepr = f"[hermit: {kind}] {excinfo.value}"
-    if excinfo is not None and isinstance(excinfo.value, RunError):
-        item.config.stash[_BROKEN].append(item.nodeid)
-    elif excinfo is not None and isinstance(excinfo.value, NotComparable):
-        item.config.stash[_REFUSED].append(item.nodeid)
-    else:
-        item.config.stash[_FAILED_OTHER].append(item.nodeid)
+        report.longrepr = text
+    item.config.stash[_TALLY].add(item.nodeid, error)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -133,13 +114,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if session is None or not session.measurements:
         return
     terminalreporter.section("hermit results")
-    for table in build_tables(session.measurements):
-        terminalreporter.write_line(render_text(table))
-        terminalreporter.write_line("")
-    for table in build_comparison_tables(session.gate.judged, session.comparison_label or ""):
-        terminalreporter.write_line(render_text(table))
-        terminalreporter.write_line("")
-    for line in session.notes:
+    for line in summary_lines(session):
         terminalreporter.write_line(line)
 
 
@@ -149,24 +124,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if SESSION_KEY not in config.stash:
         return
     LiveDomains.destroy_all()
-    hermit = config.stash[SESSION_KEY]
-    try:
-        saved = hermit.gate.save()
-    except HermitError as exc:
-        hermit.notes.append(f"hermit: could not save the baseline: {exc}")
+    if not reports.finish(config.stash[SESSION_KEY]):
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
-        return
-    if saved is not None:
-        hermit.notes.append(f"hermit: saved baseline {hermit.gate.settings.save!r} to {saved}")
-    try:
-        hermit.notes.extend(reports.write_all(hermit))
-    except OSError as exc:
-        hermit.notes.append(f"hermit: could not write a report: {exc}")
-        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
-    if exitstatus == pytest.ExitCode.TESTS_FAILED and not config.stash[_FAILED_OTHER]:
-        # A regression (or any other failure) wins; then broken runs, which a
-        # retry may cure; then refusals, which only a new baseline cures.
-        if config.stash[_BROKEN]:
-            session.exitstatus = EXIT_BROKEN
-        elif config.stash[_REFUSED]:
-            session.exitstatus = EXIT_REFUSED
+    elif exitstatus == pytest.ExitCode.TESTS_FAILED:
+        status = config.stash[_TALLY].exit_status()
+        if status is not None:
+            session.exitstatus = status

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_hermit import __version__
+from pytest_hermit.errors import HermitError
 from pytest_hermit.gate import Judged, git_info
 from pytest_hermit.measurement import Measurement
 from pytest_hermit.samples import Direction, Samples
@@ -277,3 +278,20 @@ def write_all(session: HermitSession) -> list[str]:
         )
         notes.append(f"hermit: {len(paths)} plot(s) in {s.plot}")
     return notes
+
+
+def finish(session: HermitSession) -> bool:
+    """Save the baseline and write the reports at the end of the run; False if either failed."""
+    try:
+        saved = session.gate.save()
+    except HermitError as exc:
+        session.notes.append(f"hermit: could not save the baseline: {exc}")
+        return False
+    if saved is not None:
+        session.notes.append(f"hermit: saved baseline {session.gate.settings.save!r} to {saved}")
+    try:
+        session.notes.extend(write_all(session))
+    except (OSError, HermitError) as exc:
+        session.notes.append(f"hermit: could not write a report: {exc}")
+        return False
+    return True

@@ -77,6 +77,10 @@ class HermitSession:
             self._availability[env.name] = probe(env, self.conns)
         return self._availability[env.name]
 
+    def probed(self) -> dict[str, Availability]:
+        """The probes' answers so far, by environment name."""
+        return dict(self._availability)
+
     @property
     def guest(self) -> GuestImage:
         if self._guest is None:

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 from pytest_hermit.gate import Judged
 from pytest_hermit.measurement import Measurement
 from pytest_hermit.samples import Samples
-from pytest_hermit.tables import Row, Table
+from pytest_hermit.tables import Row, Table, render_text
+
+if TYPE_CHECKING:  # the session module imports nothing from here
+    from pytest_hermit.session import HermitSession
 
 
 def spread_percent(samples: Samples) -> float | None:
@@ -93,3 +97,14 @@ def build_comparison_tables(judged: list[Judged], baseline: str) -> list[Table]:
         title = f"{workload} — {test} — change against baseline {baseline!r} (positive = worse; interval; verdict)"
         tables.append(Table(title=title, columns=list(by_env), rows=rows))
     return tables
+
+
+def summary_lines(session: HermitSession) -> list[str]:
+    """The end-of-run section: measurement tables, comparison tables, notes."""
+    lines: list[str] = []
+    for table in build_tables(session.measurements):
+        lines += [render_text(table), ""]
+    for table in build_comparison_tables(session.gate.judged, session.comparison_label or ""):
+        lines += [render_text(table), ""]
+    probe_notes = [f"hermit: {name}: {a.note}" for name, a in session.probed().items() if a.note]
+    return lines + probe_notes + session.notes

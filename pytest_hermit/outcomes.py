@@ -1,0 +1,62 @@
+"""What a failed test means for CI: regression, broken run, refusal or plain failure.
+
+The words label the failure for a person; the tally picks the process exit
+status, so CI can tell "slower" from "broken" from "not comparable".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from pytest_hermit.errors import HermitError, NotComparable, RunError
+from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_REFUSED
+from pytest_hermit.gate import Regression
+
+
+class Kind(Enum):
+    REGRESSION = "regression"
+    BROKEN = "broken run"
+    REFUSED = "refused"
+    OTHER = "failure"
+
+
+def classify(error: BaseException | None) -> Kind:
+    if isinstance(error, Regression):
+        return Kind.REGRESSION
+    if isinstance(error, RunError):
+        return Kind.BROKEN
+    if isinstance(error, NotComparable):
+        return Kind.REFUSED
+    return Kind.OTHER
+
+
+def describe(error: BaseException) -> str | None:
+    """The failure text for our own errors (no traceback through the plugin), else None."""
+    if not isinstance(error, HermitError):
+        return None
+    return f"[hermit: {classify(error).value}] {error}"
+
+
+@dataclass
+class Tally:
+    """Failed tests by kind, for the exit status."""
+
+    failed: dict[Kind, list[str]] = field(default_factory=dict)
+
+    def add(self, nodeid: str, error: BaseException | None) -> None:
+        self.failed.setdefault(classify(error), []).append(nodeid)
+
+    def exit_status(self) -> int | None:
+        """A more precise status than pytest's 1, when every failure is ours and none is a regression.
+
+        A regression or any other failure keeps 1; then broken runs (6), which
+        a retry may cure; then refusals (7), which only a new baseline cures.
+        """
+        if self.failed.get(Kind.REGRESSION) or self.failed.get(Kind.OTHER):
+            return None
+        if self.failed.get(Kind.BROKEN):
+            return EXIT_BROKEN
+        if self.failed.get(Kind.REFUSED):
+            return EXIT_REFUSED
+        return None
