@@ -211,7 +211,7 @@ def experiment(
     return {m: {k: v / draws for k, v in c.items()} for m, c in counts.items()}
 
 
-def analyse(env: str, draws: int, seed: int, boot_counts: Sequence[int]) -> None:
+def analyse(env: str, draws: int, aa_draws: int, seed: int, boot_counts: Sequence[int]) -> None:
     pools, meta = load_pools(env)
     rng = np.random.default_rng(seed)
     none = pools["none"]
@@ -221,6 +221,7 @@ def analyse(env: str, draws: int, seed: int, boot_counts: Sequence[int]) -> None
         "env": env,
         "meta": meta,
         "draws": draws,
+        "aa_draws": aa_draws,
         "seed": seed,
         "pool_boots": {a: len(p) for a, p in pools.items()},
         "reps_collected": reps_collected,
@@ -258,7 +259,7 @@ def analyse(env: str, draws: int, seed: int, boot_counts: Sequence[int]) -> None
     for b in [b for b in boot_counts if 2 * b <= n_none]:
         for r in rs:
             t0 = time.monotonic()
-            aa = experiment(rng, none, none, b, r, draws, dict.fromkeys(METRICS, 0.0), same_pool=True)
+            aa = experiment(rng, none, none, b, r, aa_draws, dict.fromkeys(METRICS, 0.0), same_pool=True)
             rows.append({"kind": "A/A", "arm": "none", "boots": b, "reps": r, "rates": aa})
             for arm in pools:
                 if arm == "none":
@@ -269,7 +270,7 @@ def analyse(env: str, draws: int, seed: int, boot_counts: Sequence[int]) -> None
                     if len(base_pool) < b or len(pools[arm]) < b:
                         continue
                     truth = {m: true_change(base_pool, pools[arm], m) for m in METRICS}
-                    res = experiment(rng, base_pool, pools[arm], b, r, max(draws // 2, 1), truth, same_pool=False)
+                    res = experiment(rng, base_pool, pools[arm], b, r, draws, truth, same_pool=False)
                     rows.append({"kind": kind, "arm": arm, "boots": b, "reps": r, "truth": truth, "rates": res})
             print(f"B={b} R={r}: {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
     out["rows"] = rows
@@ -281,7 +282,7 @@ def report(out: dict[str, Any]) -> str:
     lines = [
         f"pools ({out['env']}): "
         + ", ".join(f"{a} {n}" for a, n in out["pool_boots"].items())
-        + f" boots x {out['reps_collected']} reps; draws {out['draws']} (A/A), {max(out['draws'] // 2, 1)} (power)",
+        + f" boots x {out['reps_collected']} reps; draws {out['aa_draws']} (A/A), {out['draws']} (power)",
         "",
         "Noise (no-injection pool): "
         + ", ".join(
@@ -353,14 +354,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     c.add_argument("--part", default="", help="batch name: writes pools-ENV-PART.json (analyse merges batches)")
     a = sub.add_parser("analyse", help="draw experiments from the pools")
     a.add_argument("--env", default="qemu", choices=sorted(SIZES))
-    a.add_argument("--draws", type=int, default=1000)
+    a.add_argument("--draws", type=int, default=200, help="experiments per power cell")
+    a.add_argument("--aa-draws", type=int, default=1500, help="experiments per A/A cell")
     a.add_argument("--seed", type=int, default=4)
     a.add_argument("--boots", default="5,10,20,40", help="boots per side of the drawn experiments")
     args = parser.parse_args(argv)
     if args.cmd == "collect":
         collect(args.env, args.boots, args.reps, args.arms.split(","), args.budget, args.timeout, args.part)
     else:
-        analyse(args.env, args.draws, args.seed, [int(x) for x in args.boots.split(",")])
+        analyse(args.env, args.draws, args.aa_draws, args.seed, [int(x) for x in args.boots.split(",")])
     return 0
 
 
