@@ -112,7 +112,7 @@ _QEMU_CONF = (
 )
 
 
-def bare(env: str, boots: int, out: Path) -> None:
+def bare(env: str, boots: int, out: Path, grace: float = 0.0) -> None:
     """(b): ``boots`` boots in this process; writes per-boot seconds to ``out``."""
     root = Path(f"/tmp/hb-{os.getuid()}-{env}")  # short: QEMU's monitor socket path must fit
     (root / "etc").mkdir(parents=True, exist_ok=True)
@@ -138,6 +138,7 @@ def bare(env: str, boots: int, out: Path) -> None:
     times: list[float] = []
     drains: list[threading.Thread] = []
     failures: list[str] = []
+    kill_s: list[float] = []
     phases: list[list[float]] = []  # createXML; console+resume to HERMIT-DONE; destroy and reap
     for i in range(boots):
         name = f"hb-{os.getpid()}-{i}"
@@ -161,6 +162,25 @@ def bare(env: str, boots: int, out: Path) -> None:
         pid = int((root / "run" / "qemu" / f"{name}.pid").read_text())
         reaper = threading.Thread(target=_reap, args=(pid,))
         reaper.start()
+        if grace > 0:  # let a guest that powers off by itself end first: destroy then finds QEMU gone
+            reaper.join(timeout=grace)
+        elif grace < 0:  # experiment: SIGKILL our own QEMU and reap it before libvirt's destroy
+            t_kill = time.monotonic()
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass  # the guest's power-off beat us to it
+            reaper.join(timeout=5)
+            kill_s.append(time.monotonic() - t_kill)
+            # give libvirt's monitor-EOF handler a moment to clean the domain up itself
+            deadline = time.monotonic() + 0.1
+            while time.monotonic() < deadline:
+                try:
+                    if not dom.isActive():
+                        break
+                except libvirt.libvirtError:
+                    break
+                time.sleep(0.002)
         try:
             dom.destroy()
         except libvirt.libvirtError:
@@ -179,7 +199,9 @@ def bare(env: str, boots: int, out: Path) -> None:
     for t in drains:
         t.join(timeout=5)
     conn.close()
-    out.write_text(json.dumps({"per_boot_s": times, "open_s": open_s, "phases_s": phases, "failures": failures}))
+    out.write_text(
+        json.dumps({"per_boot_s": times, "open_s": open_s, "phases_s": phases, "failures": failures, "kill_s": kill_s})
+    )
 
 
 def _drain(stream: Any, error: type[Exception]) -> None:
@@ -265,13 +287,16 @@ def main() -> int:
     parser.add_argument("--env", default="qemu", choices=ENVS)
     parser.add_argument("--boots", type=int, default=5, help="bare mode: boots")
     parser.add_argument("--out", type=Path, help="bare mode: result file")
+    parser.add_argument(
+        "--grace", type=float, default=0.0, help="bare mode: wait up to S for QEMU to exit before destroy"
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--per-round", type=int, default=5, help="boots of each way per round")
     parser.add_argument("--envs", default=",".join(ENVS))
     args = parser.parse_args()
     if args.mode == "bare":
         faulthandler.dump_traceback_later(120, exit=True)  # a hung libvirt call ends the run
-        bare(args.env, args.boots, args.out)
+        bare(args.env, args.boots, args.out, args.grace)
         return 0
     envs = args.envs.split(",")
     k = args.per_round
