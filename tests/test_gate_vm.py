@@ -24,7 +24,7 @@ SIZE = ("--hermit-env=qemu", "--hermit-boots=10", "--hermit-reps=5", "--hermit-t
 
 
 def test_save_compare_and_catch_an_injected_slowdown(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_gate=GATE_TEST)
+    pytester.makepyfile(test_user_gate=GATE_TEST)
     saved = run_pytest(pytester, *SIZE, "--hermit-save=main")
     saved.assert_outcomes(passed=1)
     path = pytester.path / ".hermit" / "baselines" / "main.json"
@@ -50,7 +50,7 @@ def test_save_compare_and_catch_an_injected_slowdown(pytester: pytest.Pytester) 
 
 
 def test_corrupt_baseline_is_refused_and_left_alone(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_gate=GATE_TEST)
+    pytester.makepyfile(test_user_gate=GATE_TEST)
     folder = pytester.path / ".hermit" / "baselines"
     folder.mkdir(parents=True)
     path = folder / "main.json"
@@ -63,7 +63,7 @@ def test_corrupt_baseline_is_refused_and_left_alone(pytester: pytest.Pytester) -
 
 
 def test_missing_baseline_and_missing_entry(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_gate=GATE_TEST)
+    pytester.makepyfile(test_user_gate=GATE_TEST)
     result = run_pytest(pytester, "--hermit-env=qemu", "--hermit-compare=nightly")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*no baseline 'nightly'*--hermit-save=nightly*"])
@@ -74,7 +74,7 @@ def test_missing_baseline_and_missing_entry(pytester: pytest.Pytester) -> None:
     bl.save_merge(folder / "other.json", [bl.Entry("tests/other.py::test_x[qemu]", "qemu", samples, ctx)])
     result = run_pytest(pytester, "--hermit-env=qemu", "--hermit-compare=other", "--hermit-boots=1", "--hermit-reps=1")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*refused*test_gate.py::test_basic[[]qemu[]]*"])
+    result.stdout.fnmatch_lines(["*refused*test_user_gate.py::test_basic[[]qemu[]]*"])
     assert result.ret == EXIT_REFUSED
 
 
