@@ -25,7 +25,6 @@ struct inject inj[M_COUNT] = {
 };
 
 /* basic.c: one silent repetition, averages in 1/256 cycles */
-void basic_rep(u64 out[M_COUNT], bool print);
 
 void inject_fire(struct inject *in)
 {
@@ -93,7 +92,6 @@ void inject_calibrate(void)
     if (!any)
         return;
 
-    basic_rep(NULL, false); /* warm-up */
     measure_medians(BASE_REPS, base);
     u64 r = rdtsc_cost_fp();
 

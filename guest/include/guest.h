@@ -128,6 +128,7 @@ noreturn void poweroff(bool ok);
 
 /* workloads */
 void workload_basic(void);
+void basic_rep(u64 out[M_COUNT], bool print);
 bool workload_stream(bool inject);
 void workload_hello(void);
 
