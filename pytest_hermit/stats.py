@@ -23,12 +23,25 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats as _sps
 
 from pytest_hermit.samples import Direction, Samples
+
+
+class _LazyScipyStats:
+    """scipy.stats, imported on first use: it costs about 1 s and 100 MiB at
+    pytest start-up, and most runs compare nothing."""
+
+    def __getattr__(self, name: str) -> Any:
+        from scipy import stats
+
+        return getattr(stats, name)
+
+
+_sps = _LazyScipyStats()
 
 __all__ = [
     "TRIM",
