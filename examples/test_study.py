@@ -19,7 +19,7 @@ def sizes(env: Environment, normal: str = "") -> str:
 
 def test_basic(hermit_run, hermit_env):
     """getpid, sched_yield, malloc and first page access, in cycles."""
-    m = hermit_run("basic", cmdline=sizes(hermit_env))
+    m = hermit_run("basic", boots=5, cmdline=sizes(hermit_env))
     for metric in ("getpid", "sched_yield", "malloc", "first_page_access"):
         assert m[metric].median > 0
 
@@ -32,6 +32,6 @@ def test_stream(hermit_run, hermit_env):
 
 def test_boot(hermit_run):
     """Boot time as the guest sees it and as the host sees it, in ms."""
-    m = hermit_run("hello", reps=1)
+    m = hermit_run("hello", boots=5, reps=1)
     assert m["boot_time_guest"].median > 0
     assert m["boot_time_host"].median > 0

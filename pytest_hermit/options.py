@@ -22,7 +22,7 @@ from pytest_hermit.stats import Verdict
 
 T = TypeVar("T")
 
-DEFAULT_BOOTS = 5
+DEFAULT_BOOTS = 10
 DEFAULT_REPS = 5
 DEFAULT_TIMEOUT = 120.0
 
