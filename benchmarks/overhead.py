@@ -330,7 +330,22 @@ def main() -> int:
                 out = work / f"bare-{env}.json"
                 t0 = time.monotonic()
                 subprocess.run(
-                    [str(PYTHON), __file__, "bare", "--env", env, "--boots", str(k), "--out", str(out)], check=True
+                    # --grace -1: the fastest bare cycle, killing and reaping its own QEMU
+                    # before libvirt's destroy, as the plugin does.
+                    [
+                        str(PYTHON),
+                        __file__,
+                        "bare",
+                        "--env",
+                        env,
+                        "--boots",
+                        str(k),
+                        "--out",
+                        str(out),
+                        "--grace",
+                        "-1",
+                    ],
+                    check=True,
                 )
                 d["bare_process"].append((time.monotonic() - t0) / k)
                 b = json.loads(out.read_text())
