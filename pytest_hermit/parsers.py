@@ -35,6 +35,8 @@ STREAM_OK = re.compile(r"^Solution Validates")
 STREAM_FAILED = re.compile(r"Failed Validation|AvgRelAbsErr|Validation failed", re.IGNORECASE)
 BOOT_TIME = re.compile(r"Boot time:\s*(\d+(?:\.\d+)?)\s*ms")
 PANIC = re.compile(r"\bpanic\b|Kernel panic|triple fault", re.IGNORECASE)
+#: A Linux guest's panic, behind its own "[    1.234567] " timestamp.
+LINUX_PANIC = re.compile(r"Kernel panic - not syncing")
 BENCH_BEGIN = "/*BENCHMARK OUTPUT*/"
 BENCH_END = "/*BENCHMARK OUTPUT END*/"
 
@@ -133,10 +135,8 @@ class ConsoleParser:
             if (m := BOOT_TIME.search(text)) and self.workload == "hello":
                 self._add("boot_time_guest", "ms", float(m.group(1)))
             return
-        if (
-            PANIC.search(line)
-            and self.panic_line is None
-            and line.lstrip().upper().startswith(("PANIC", "KERNEL PANIC"))
+        if self.panic_line is None and (
+            LINUX_PANIC.search(line) or line.lstrip().upper().startswith(("PANIC", "KERNEL PANIC"))
         ):
             self.panic_line = (self.line_no, line)
             return

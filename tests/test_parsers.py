@@ -124,3 +124,10 @@ def test_markers_behind_terminal_escapes_are_found() -> None:
     result = parse_transcript(text, "hello", 1)
     assert result.info is not None and result.info.hypervisor == "XenVMMXenVMM"
     assert result.status == "ok" and result.metrics["boot_time_guest"] == ("ms", [80.0])
+
+
+def test_linux_guest_noise_and_panic() -> None:
+    text = "[    0.000000] Linux version 6.1.0\n" + (TRANSCRIPTS / "hermitcore-basic.log").read_text()
+    assert parse_transcript(text, "basic", 1).metrics["getpid"] == ("cycles", [9.0])
+    with pytest.raises(GuestCrashed, match="panicked"):
+        parse_transcript("[    1.52] Kernel panic - not syncing: VFS: Unable to mount root fs\n", "basic", 1)
