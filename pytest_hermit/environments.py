@@ -7,7 +7,7 @@ guest boots); whether this host can run it is the probe's business
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pytest_hermit.errors import ConfigError
@@ -36,7 +36,6 @@ class Environment:
     #: Set by the probe: numbers from this environment come from emulation
     #: (e.g. /dev/kvm without VT-x/AMD-V) and prove function, not speed.
     emulated: bool = False
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def is_xen(self) -> bool:

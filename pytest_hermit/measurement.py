@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pytest_hermit.samples import Samples
@@ -29,7 +29,6 @@ class Measurement(Mapping[str, Samples]):
     tsc_khz: int | None = None
     emulated: bool = False
     test_id: str = ""
-    extra: dict[str, object] = field(default_factory=dict, compare=False)
 
     def __getitem__(self, metric: str) -> Samples:
         try:
