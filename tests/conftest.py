@@ -8,6 +8,11 @@ from pathlib import Path
 
 import pytest
 
+# The plugin imports scipy.stats on first use. pytester's in-process runs drop
+# the modules they imported when they end, and numpy's C extensions cannot be
+# loaded twice in one process: import it here, before any inner run.
+import scipy.stats  # noqa: F401
+
 REPO = Path(__file__).resolve().parent.parent
 FOREIGN = REPO / "fixtures" / "foreign"
 #: pytester moves HOME; the embedded libvirt driver's cache (QEMU capabilities,
