@@ -47,7 +47,11 @@ def render(env: Environment, spec: DomainSpec) -> str:
     if not env.is_xen:
         features = _sub(domain, "features")
         _sub(features, "acpi")
-    if env.cpu_model:
+    if env.cpu_model in ("host", "host-passthrough"):
+        _sub(domain, "cpu", mode="host-passthrough", check="none")
+    elif env.cpu_model == "host-model":
+        _sub(domain, "cpu", mode="host-model", check="none")
+    elif env.cpu_model:
         cpu = _sub(domain, "cpu", mode="custom", match="exact", check="none")
         _sub(cpu, "model", env.cpu_model, fallback="forbid")
         for feature in env.cpu_disabled_features:

@@ -54,3 +54,16 @@ def test_bare_vm_has_no_extra_devices() -> None:
 def test_hvm_needs_an_iso() -> None:
     with pytest.raises(ValueError, match="ISO"):
         render(BUILTIN["hvm"], DomainSpec("n", Path("/k"), ""))
+
+
+@pytest.mark.parametrize(("cpu", "expected"), [("host", 'mode="host-passthrough"'), ("host-model", 'mode="host-model"')])
+def test_host_cpu_modes(cpu: str, expected: str, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    env = replace(BUILTIN["kvm"], cpu_model=cpu, cpu_disabled_features=())
+    xml = render(env, SPEC)
+    assert f"<cpu {expected}" in xml and "<model" not in xml
+    if shutil.which("virt-xml-validate"):
+        path = tmp_path / "d.xml"
+        path.write_text(xml)
+        assert subprocess.run(["virt-xml-validate", str(path), "domain"], capture_output=True, check=False).returncode == 0
