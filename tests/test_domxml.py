@@ -56,7 +56,9 @@ def test_hvm_needs_an_iso() -> None:
         render(BUILTIN["hvm"], DomainSpec("n", Path("/k"), ""))
 
 
-@pytest.mark.parametrize(("cpu", "expected"), [("host", 'mode="host-passthrough"'), ("host-model", 'mode="host-model"')])
+@pytest.mark.parametrize(
+    ("cpu", "expected"), [("host", 'mode="host-passthrough"'), ("host-model", 'mode="host-model"')]
+)
 def test_host_cpu_modes(cpu: str, expected: str, tmp_path: Path) -> None:
     from dataclasses import replace
 
@@ -66,4 +68,6 @@ def test_host_cpu_modes(cpu: str, expected: str, tmp_path: Path) -> None:
     if shutil.which("virt-xml-validate"):
         path = tmp_path / "d.xml"
         path.write_text(xml)
-        assert subprocess.run(["virt-xml-validate", str(path), "domain"], capture_output=True, check=False).returncode == 0
+        assert (
+            subprocess.run(["virt-xml-validate", str(path), "domain"], capture_output=True, check=False).returncode == 0
+        )
