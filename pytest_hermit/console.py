@@ -32,6 +32,7 @@ class StreamPump:
         self._thread.start()
 
     def _run(self) -> None:
+        ended = False
         try:
             while True:
                 try:
@@ -39,10 +40,24 @@ class StreamPump:
                 except Exception:  # noqa: BLE001 - any stream error ends the console (domain gone)
                     break
                 if not isinstance(data, bytes) or not data:
+                    ended = True
                     break
                 os.write(self._write_fd, data)
         finally:
             os.close(self._write_fd)
+            # Release the stream here, from the thread that read it: a stream
+            # left open keeps the guest's pty open in the embedded driver
+            # (one file descriptor per boot, until select() fails near 1024).
+            self._release(ended)
+
+    def _release(self, ended: bool) -> None:
+        try:
+            if ended:
+                self.stream.finish()
+            else:
+                self.stream.abort()
+        except Exception:  # noqa: BLE001 - a stream whose domain is gone may refuse either; it is released all the same
+            pass
 
     def close(self) -> None:
         """Stop pumping. Call after the domain is destroyed: the stream then ends by itself.

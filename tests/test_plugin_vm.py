@@ -211,3 +211,25 @@ def test_ctrl_c_destroys_the_vm(pytester: pytest.Pytester) -> None:
     assert proc.returncode == 2, out  # pytest's 'interrupted'
     assert b"KeyboardInterrupt" in out
     assert not hermit_qemu_processes(marker)
+
+
+def test_boots_leak_no_file_descriptors(reference_guest: Path, tmp_path: Path) -> None:
+    """A long session boots thousands of times: every boot must give back its pty and pipes."""
+    from pytest_hermit.connections import Connections
+    from pytest_hermit.domxml import DomainSpec
+    from pytest_hermit.environments import BUILTIN
+    from pytest_hermit.parsers import ConsoleParser
+    from pytest_hermit.vm import boot, unique_name
+
+    conns = Connections(STATE_DIR)
+    env = BUILTIN["qemu"]
+
+    def one(i: int) -> None:
+        spec = DomainSpec(unique_name(env), reference_guest, "workload=hello")
+        boot(conns, env, spec, ConsoleParser("hello", 1), timeout=60, transcript=tmp_path / f"{i}.log")
+
+    one(0)  # the connection and the event loop open their own descriptors once
+    before = len(os.listdir("/proc/self/fd"))
+    for i in range(1, 6):
+        one(i)
+    assert len(os.listdir("/proc/self/fd")) <= before
