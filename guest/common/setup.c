@@ -124,10 +124,9 @@ void kmain(void)
     case WL_BASIC:
         basic_check_memory();
         /*
-         * One silent repetition first, injected or not: the first pass maps
-         * the heap's page-table pages, and a boot whose measured reps follow
-         * inject='s calibration would otherwise see malloc ~12% cheaper than
-         * one without it (measured in benchmarks/detection.py's pools).
+         * One silent warm-up repetition, injected or not, as benchmarks
+         * discard a first pass.  inject='s calibration adds five more, which
+         * still leave malloc ~11% cheaper in injected boots (detection study).
          */
         basic_rep(NULL, false);
         inject_calibrate();
