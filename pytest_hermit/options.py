@@ -23,7 +23,7 @@ from pytest_hermit.stats import Verdict
 T = TypeVar("T")
 
 DEFAULT_BOOTS = 10
-DEFAULT_REPS = 5
+DEFAULT_REPS = 10
 DEFAULT_TIMEOUT = 120.0
 
 
