@@ -80,6 +80,13 @@ def _qemu_conf(root: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Open connections to embedded drivers, by URI, kept for the life of the
+#: process: every fresh open of qemu:///embed registers the driver again, and
+#: libvirt refuses after a couple of dozen ("Too many drivers, cannot
+#: register QEMU") -- hit by a test suite that runs many pytest sessions in
+#: one process.
+_EMBEDDED: dict[str, Any] = {}
+
 #: Roots this process claimed, by state dir. libvirt's embedded driver stays
 #: loaded in the process once opened, so its root stays ours until exit.
 _CLAIMED: dict[Path, Path] = {}
@@ -182,12 +189,16 @@ class Connections:
             if uri in self._conns:
                 return self._conns[uri]
             lv = self.libvirt
-            try:
-                conn = lv.open(uri)
-            except lv.libvirtError as exc:
-                raise EnvironmentUnavailable(f"cannot connect to libvirt at {uri}: {_first_line(exc)}") from None
-            if uri.startswith(EMBEDDED_QEMU):
+            embedded = uri.startswith(EMBEDDED_QEMU)
+            conn = _EMBEDDED.get(uri) if embedded else None
+            if conn is None:
+                try:
+                    conn = lv.open(uri)
+                except lv.libvirtError as exc:
+                    raise EnvironmentUnavailable(f"cannot connect to libvirt at {uri}: {_first_line(exc)}") from None
+            if embedded:
                 self._warm_up(conn, uri)
+                _EMBEDDED[uri] = conn
             self._conns[uri] = conn
             return conn
 
@@ -213,7 +224,9 @@ class Connections:
             return None
 
     def close(self) -> None:
-        for conn in self._conns.values():
+        for uri, conn in self._conns.items():
+            if _EMBEDDED.get(uri) is conn:
+                continue  # stays open for the process (see _EMBEDDED)
             try:
                 conn.close()
             except Exception:  # noqa: BLE001 - closing must never mask the run's own outcome

@@ -26,6 +26,7 @@ def run_pytest(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
         f"--hermit-state-dir={STATE_DIR}",
         "-p",
         "no:cacheprovider",
+        "-rs",  # skip reasons in the inner output: a VM test must never skip silently
         "-W",
         "ignore::pytest.PytestAssertRewriteWarning",
         *args,
