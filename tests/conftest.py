@@ -8,10 +8,16 @@ from pathlib import Path
 
 import pytest
 
-# The plugin imports scipy.stats on first use. pytester's in-process runs drop
-# the modules they imported when they end, and numpy's C extensions cannot be
-# loaded twice in one process: import it here, before any inner run.
-import scipy.stats  # noqa: F401
+# pytester's in-process runs drop the modules they imported when they end.
+# numpy's C extensions cannot be loaded twice in one process (the plugin
+# imports scipy.stats on first use), and the plugin keeps embedded libvirt
+# connections for the process: a re-imported libvirt module would raise its
+# errors as a different class. Import both here, before any inner run.
+try:
+    import libvirt  # noqa: F401
+    import scipy.stats  # noqa: F401
+except ImportError:  # the guest's own tests run without the plugin's dependencies
+    pass
 
 REPO = Path(__file__).resolve().parent.parent
 FOREIGN = REPO / "fixtures" / "foreign"

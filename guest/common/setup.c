@@ -123,13 +123,8 @@ void kmain(void)
         panic("workload=panic: the faulting task came back");
     case WL_BASIC:
         basic_check_memory();
-        /*
-         * One silent warm-up repetition, injected or not, as benchmarks
-         * discard a first pass.  inject='s calibration adds five more, which
-         * still leave malloc ~11% cheaper in injected boots (detection study).
-         */
-        basic_rep(NULL, false);
-        inject_calibrate();
+        basic_rep(NULL, false); /* warm-up, as benchmarks discard a first pass */
+        inject_calibrate();     /* silent calibration reps, injected or not */
         for (u64 r = 0; r < cfg.reps; r++) {
             if (cfg.inject_ab)
                 inject_enable(r & 1);
