@@ -41,9 +41,6 @@ class Environment:
     def is_xen(self) -> bool:
         return self.domain_type == "xen"
 
-    @property
-    def is_embedded(self) -> bool:
-        return self.uri == EMBEDDED_QEMU
 
     def as_dict(self) -> dict[str, Any]:
         """The definition as stored with a baseline (what made the numbers)."""

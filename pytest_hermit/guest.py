@@ -22,7 +22,6 @@ class GuestImage:
     iso: Path | None
     cmdline: str
     sha256: str
-    reference: bool
 
     def command_line(self, workload: str, reps: int, extra: str = "") -> str:
         """User words first, then ours, then the test's: a later word overrides an earlier one."""
@@ -44,7 +43,6 @@ def image_hash(*paths: Path | None) -> str:
 
 def resolve(kernel: Path | None, initrd: Path | None, iso: Path | None, cmdline: str) -> GuestImage:
     """The guest to use: the given files, or the reference guest of this checkout."""
-    reference = kernel is None
     if kernel is None:
         kernel = REFERENCE_KERNEL
         if not kernel.is_file():
@@ -52,4 +50,4 @@ def resolve(kernel: Path | None, initrd: Path | None, iso: Path | None, cmdline:
                 f"the reference guest is not built ({kernel} missing): run 'make -C {REFERENCE_DIR}' "
                 "(or 'make demo'), or pass --hermit-kernel"
             )
-    return GuestImage(kernel, initrd, iso, cmdline, image_hash(kernel, initrd), reference)
+    return GuestImage(kernel, initrd, iso, cmdline, image_hash(kernel, initrd))

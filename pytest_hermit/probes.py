@@ -54,7 +54,8 @@ def kvm_usable_locally() -> bool:
     return kvm_device_problem() is None
 
 
-def _is_local(uri: str) -> bool:
+def is_local(uri: str) -> bool:
+    """The URI names this host (embedded driver, or a scheme with no host part)."""
     return uri.startswith(EMBEDDED_QEMU) or ("://" in uri and uri.split("://", 1)[1].startswith("/"))
 
 
@@ -70,7 +71,7 @@ def probe(env: Environment, conns: Connections) -> Availability:
 
 def _probe_qemu(env: Environment, conns: Connections) -> Availability:
     emulated, note = False, ""
-    local = _is_local(env.uri)
+    local = is_local(env.uri)
     if local:
         if shutil.which(QEMU_BINARY) is None:
             return Availability(
@@ -108,7 +109,7 @@ def _probe_qemu(env: Environment, conns: Connections) -> Availability:
 
 
 def _probe_xen(env: Environment, conns: Connections) -> Availability:
-    if _is_local(env.uri):
+    if is_local(env.uri):
         caps = Path("/proc/xen/capabilities")
         if not caps.exists():
             return Availability(

@@ -20,7 +20,7 @@ from pytest_hermit.gate import Gate, context_for, git_info, host_fingerprint
 from pytest_hermit.guest import GuestImage, resolve
 from pytest_hermit.measurement import Measurement
 from pytest_hermit.options import Settings
-from pytest_hermit.probes import Availability, kvm_usable_locally, probe
+from pytest_hermit.probes import Availability, is_local, kvm_usable_locally, probe
 from pytest_hermit.pyproject import tool_hermit
 
 
@@ -92,8 +92,7 @@ class HermitSession:
         """The context a measurement was taken in (host fingerprint asked once per environment)."""
         if env.name not in self._hosts:
             conn = self.conns.open(env)
-            local = env.is_embedded or env.uri.split("://", 1)[-1].startswith("/")
-            self._hosts[env.name] = host_fingerprint(conn, local, measurement.hypervisor, env.emulated)
+            self._hosts[env.name] = host_fingerprint(conn, is_local(env.uri), measurement.hypervisor, env.emulated)
         if self._git is None:
             self._git = git_info(self.settings.rootdir)
         return context_for(measurement, env, self.guest, self._hosts[env.name], self._git, dt.datetime.now())
