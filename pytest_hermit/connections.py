@@ -1,4 +1,4 @@
-"""libvirt connections: the event loop, the embedded QEMU driver, reaping QEMU.
+"""libvirt connections: the event loop, the embedded QEMU driver and its roots.
 
 Side effects live here so the rest of the plugin can stay plain data. One
 process-wide event loop thread serves every connection (the embedded driver
@@ -10,21 +10,22 @@ first probe costs seconds).
 
 from __future__ import annotations
 
-import ctypes
+import atexit
+import contextlib
 import fcntl
 import hashlib
 import os
+import shutil
+import signal
+import stat
 import tempfile
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from pytest_hermit.environments import EMBEDDED_QEMU, Environment
 from pytest_hermit.errors import EnvironmentUnavailable
 
-PR_SET_CHILD_SUBREAPER = 36
 _MAX_SLOTS = 64
 
 
@@ -93,28 +94,101 @@ _CLAIMED: dict[Path, Path] = {}
 
 
 def claim_embed_root(state_dir: Path) -> Path:
-    """A root for the embedded driver that no other live process uses (held until this process exits)."""
+    """A root for the embedded driver that no other live process uses (held until this process exits).
+
+    On the way, QEMUs left running in roots whose owner died (``kill -9`` of
+    a pytest) are ended: a free slot's lock proves its owner is gone. A new
+    root gets the QEMU capabilities a sibling root already probed: probing
+    costs seconds per QEMU binary, and libvirt re-probes by itself when the
+    copy does not match this host's QEMU, libvirt or kernel.
+    """
     key = state_dir.resolve()
     if key in _CLAIMED:
         return _CLAIMED[key]
     state_dir.mkdir(parents=True, exist_ok=True)
+    claimed: Path | None = None
     for slot in range(_MAX_SLOTS):
         lock_path = state_dir / f"embed-{slot}.lock"
+        if claimed is not None and not lock_path.exists():
+            break
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             continue
-        root = _short_path(state_dir / f"embed-{slot}")
-        (root / "etc").mkdir(parents=True, exist_ok=True)
-        conf = root / "etc" / "qemu.conf"
-        wanted = _qemu_conf(root)
+        end_leftover_qemus(state_dir / f"embed-{slot}")
+        if claimed is not None:
+            os.close(fd)  # only swept: another process may claim it
+            continue
+        real = state_dir / f"embed-{slot}"
+        (real / "etc").mkdir(parents=True, exist_ok=True)
+        conf = real / "etc" / "qemu.conf"
+        wanted = _qemu_conf(real)
         if not conf.is_file() or conf.read_text() != wanted:
             conf.write_text(wanted)
-        _CLAIMED[key] = root  # the lock fd stays open on purpose
-        return root
-    raise EnvironmentUnavailable(f"all {_MAX_SLOTS} embedded libvirt roots under {state_dir} are in use")
+        _seed_capabilities(state_dir, real)
+        claimed = _short_path(real)
+        _CLAIMED[key] = claimed  # the lock fd stays open on purpose
+    if claimed is None:
+        raise EnvironmentUnavailable(
+            f"all {_MAX_SLOTS} embedded libvirt roots under {state_dir} are in use by live processes; "
+            "end some of them, or pass another --hermit-state-dir"
+        )
+    return claimed
+
+
+_CAPS = Path("cache") / "qemu" / "capabilities"
+
+
+def _seed_capabilities(state_dir: Path, root: Path) -> None:
+    target = root / _CAPS
+    if target.is_dir() and any(target.glob("*.xml")):
+        return
+    for sibling in sorted(state_dir.glob(f"embed-*/{_CAPS}")):
+        files = sorted(sibling.glob("*.xml"))
+        if not files or sibling == target:
+            continue
+        target.mkdir(parents=True, exist_ok=True)
+        for f in files:
+            try:
+                shutil.copyfile(f, target / f.name)
+                os.chmod(target / f.name, 0o600)
+            except OSError:
+                continue  # a sibling rewriting its cache: libvirt probes what is missing
+        return
+
+
+def end_leftover_qemus(root: Path) -> list[int]:
+    """SIGKILL the QEMUs of domains still running in ``root`` (whose owner is dead). Their PIDs.
+
+    The embedded driver keeps ``run/qemu/NAME.pid`` per running domain. A
+    PID counts only while the process is that domain's QEMU
+    (``guest=NAME`` on its command line), never a recycled PID.
+    """
+    ended = []
+    for pid_file in sorted((root / "run" / "qemu").glob("*.pid")):
+        try:
+            pid = int(pid_file.read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if not is_qemu_of(pid, pid_file.stem):
+            continue
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            continue
+        ended.append(pid)
+    return ended
+
+
+def is_qemu_of(pid: int, name: str) -> bool:
+    """The process is still this domain's QEMU (not a recycled PID)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return f"guest={name},".encode() in cmdline or cmdline.endswith(f"guest={name}".encode())
 
 
 #: libvirt puts QEMU's monitor sockets under the root; a Unix socket path has
@@ -123,32 +197,34 @@ _MAX_ROOT_LEN = 40
 
 
 def _short_path(root: Path) -> Path:
-    """``root``, or a short symlink to it in /tmp when its path is too long for sockets."""
+    """``root``, or a short symlink to it in a private folder of /tmp when its path is too long for sockets."""
     root.mkdir(parents=True, exist_ok=True)
     if len(str(root)) <= _MAX_ROOT_LEN:
         return root
-    digest = hashlib.sha256(str(root).encode()).hexdigest()[:10]
-    link = Path(tempfile.gettempdir()) / f"hermit-{os.getuid()}-{digest}"
-    if len(str(link)) > _MAX_ROOT_LEN:
-        link = Path("/tmp") / f"hermit-{os.getuid()}-{digest}"
+    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:10]
+    link = _private_tmp() / digest
     if not (link.is_symlink() and link.resolve() == root.resolve()):
         link.unlink(missing_ok=True)
-        link.symlink_to(root, target_is_directory=True)
+        link.symlink_to(root.resolve(), target_is_directory=True)
     return link
 
 
-def become_subreaper() -> bool:
-    """Adopt orphaned descendants, so QEMU's exit is reaped at once.
+def _private_tmp() -> Path:
+    """A short folder only this user can write: ``/tmp/pytest-hermit-UID``, else a fresh one.
 
-    libvirt's destroy waits until QEMU is gone; a daemonized QEMU is an
-    orphan, and a slow init reaps it only after a second or two. As the
-    subreaper we reap our own QEMU by PID (never waitpid(-1)).
+    The shared /tmp is anyone's: a link planted there could point our VMs'
+    sockets elsewhere, so the folder must be a real directory of ours with
+    no access for others.
     """
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
-    except (OSError, AttributeError):
-        return False
+    folder = Path("/tmp") / f"pytest-hermit-{os.getuid()}"
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+    st = os.lstat(folder)
+    if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077 == 0:
+        return folder
+    fresh = Path(tempfile.mkdtemp(prefix="hermit-", dir="/tmp"))
+    atexit.register(shutil.rmtree, fresh, ignore_errors=True)
+    return fresh
 
 
 class Connections:
@@ -159,7 +235,6 @@ class Connections:
         self._conns: dict[str, Any] = {}
         self._embed_root: Path | None = None
         self._lock = threading.Lock()
-        self.subreaper = False
         self._libvirt: Any = None
 
     @property
@@ -197,22 +272,9 @@ class Connections:
                 except lv.libvirtError as exc:
                     raise EnvironmentUnavailable(f"cannot connect to libvirt at {uri}: {_first_line(exc)}") from None
             if embedded:
-                self._warm_up(conn, uri)
                 _EMBEDDED[uri] = conn
             self._conns[uri] = conn
             return conn
-
-    def _warm_up(self, conn: Any, uri: str) -> None:
-        lv = self.libvirt
-        try:
-            # Probing QEMU's capabilities spawns short-lived QEMUs that libvirt
-            # waits for; do it before we adopt orphans, or their zombies would
-            # be ours to reap.
-            conn.getCapabilities()
-        except lv.libvirtError as exc:
-            raise EnvironmentUnavailable(f"libvirt at {uri} cannot probe QEMU: {_first_line(exc)}") from None
-        if not self.subreaper:
-            self.subreaper = become_subreaper()
 
     def qemu_pid(self, domain_name: str) -> int | None:
         """PID of a running embedded domain's QEMU (from the driver's pid file)."""
@@ -237,27 +299,3 @@ class Connections:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-@contextmanager
-def reaping(pid: int | None) -> Iterator[None]:
-    """While the body runs (a destroy), reap ``pid`` as soon as it exits, if it is our child."""
-    if pid is None:
-        yield
-        return
-    done = threading.Event()
-
-    def reap() -> None:
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass  # not adopted by us (no subreaper, or another parent): nothing to reap
-        finally:
-            done.set()
-
-    thread = threading.Thread(target=reap, name=f"reap-{pid}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.wait(timeout=5)

@@ -1,7 +1,7 @@
 """The guest console: libvirt stream -> pipe -> pexpect, line by line, into a transcript.
 
 A thread pumps the libvirt console stream into a pipe so that the reading
-side is an ordinary file descriptor: pexpect waits on it with select(), which
+side is an ordinary file descriptor: pexpect waits on it with poll(), which
 a Ctrl-C interrupts (a blocking libvirt ``recv`` would not), and the same
 code serves local and remote URIs alike.
 """
@@ -27,6 +27,8 @@ class StreamPump:
 
     def __init__(self, stream: Any) -> None:
         self.stream = stream
+        #: Why the stream stopped before its end, if it did (shown when the console ends early).
+        self.error: str | None = None
         self.read_fd, self._write_fd = os.pipe()
         self._thread = threading.Thread(target=self._run, name="hermit-console", daemon=True)
         self._thread.start()
@@ -37,7 +39,8 @@ class StreamPump:
             while True:
                 try:
                     data = self.stream.recv(_CHUNK)
-                except Exception:  # noqa: BLE001 - any stream error ends the console (domain gone)
+                except Exception as exc:  # noqa: BLE001 - any stream error ends the console (domain gone)
+                    self.error = str(exc).strip() or type(exc).__name__
                     break
                 if not isinstance(data, bytes) or not data:
                     ended = True
@@ -104,7 +107,9 @@ def read_lines(
     Every byte also goes to ``transcript``, flushed per line, so the file
     holds what the guest printed even after a crash or a Ctrl-C.
     """
-    child = pexpect.fdpexpect.fdspawn(fd, encoding="utf-8", codec_errors="replace", timeout=timeout)
+    # poll(), not select(): select() fails on descriptors above 1023, which a
+    # process with many open files (a long session, a big test suite) reaches.
+    child = pexpect.fdpexpect.fdspawn(fd, encoding="utf-8", codec_errors="replace", timeout=timeout, use_poll=True)
     first_line: float | None = None
     count = 0
     deadline = started + timeout

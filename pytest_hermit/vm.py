@@ -17,14 +17,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
-from pytest_hermit.connections import Connections, reaping
+from pytest_hermit.connections import Connections, is_qemu_of
 from pytest_hermit.console import ConsoleTimeout, StreamPump, read_lines
 from pytest_hermit.domxml import DomainSpec, render
 from pytest_hermit.environments import Environment
 from pytest_hermit.errors import BootTimeout, RunError
 from pytest_hermit.parsers import BootResult, ConsoleParser
+from pytest_hermit.reaper import Reaper
 
 _counter = itertools.count(1)
 
@@ -79,44 +80,116 @@ class LiveDomains:
         return [name for name, _ in leftovers]
 
 
-def _is_qemu_of(pid: int, name: str) -> bool:
-    """The process is still this domain's QEMU (not a recycled PID)."""
+#: Seconds libvirt may take to destroy a domain, even after the boot's own time ran out.
+DESTROY_TIMEOUT = 30.0
+
+T = TypeVar("T")
+
+
+class LibvirtStuck(RunError):
+    """A libvirt call did not return in time (the domain is destroyed all the same)."""
+
+
+def bounded(what: str, seconds: float, call: Callable[[], T], finished: threading.Event | None = None) -> T:
+    """``call()`` in a worker thread, given at most ``seconds``; :class:`LibvirtStuck` after that.
+
+    libvirt's calls block in C, where neither a deadline nor Ctrl-C reaches
+    them; waiting on an event does both. A call that overran is left to
+    finish in its thread; ``finished`` is set when it has, so the caller's
+    clean-up can wait for what it made before destroying it.
+    """
+    box: dict[str, Any] = {}
+    done = threading.Event() if finished is None else finished
+    done.clear()
+
+    def work() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name=f"hermit-{what.split()[0]}", daemon=True).start()
+    if not done.wait(max(seconds, 0.0)):
+        raise LibvirtStuck(f"libvirt did not {what} within {seconds:.0f} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]
+
+
+def _is_our_child(pid: int) -> bool:
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return False
-    return f"guest={name}".encode() in cmdline
+    return int(text[text.rindex(")") + 2 :].split()[1]) == os.getpid()
 
 
-def _stop_qemu(conns: Connections, name: str) -> int | None:
-    """Kill and reap our own QEMU before libvirt's destroy; its PID, or None.
+def _stop_qemu(conns: Connections, name: str) -> None:
+    """Kill and reap our own QEMU before libvirt's destroy.
 
     libvirt's destroy sends SIGTERM and looks again only after 200 ms, which
-    is half of a whole boot here. When we are QEMU's subreaper it is our
-    child: SIGKILL and reap it by PID (the VM's work is done, nothing to
-    flush), and destroy then only tidies up.
+    is half of a whole boot here. QEMU adopted while its domain was created
+    (see ``reaper``) is our child: SIGKILL and reap it by PID (the VM's work
+    is done, nothing to flush), and destroy then only tidies up.
     """
     pid = conns.qemu_pid(name)
-    if pid is None or not conns.subreaper or not _is_qemu_of(pid, name):
-        return pid
+    if pid is None or not is_qemu_of(pid, name) or not _is_our_child(pid):
+        return
     try:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
     except (ProcessLookupError, ChildProcessError):
-        return pid  # not ours to reap after all: let destroy and the reaper handle it
-    return None
+        pass  # the reaper thread was first
 
 
 def _destroy(conns: Connections, conn: Any, name: str) -> None:
+    """Destroy ``name`` within DESTROY_TIMEOUT; a domain that is gone already is fine."""
     lv = conns.libvirt
-    with reaping(_stop_qemu(conns, name)):
+    _stop_qemu(conns, name)
+
+    def destroy() -> None:
         try:
             conn.lookupByName(name).destroy()
         except lv.libvirtError as exc:
             # A guest that powered off is gone already (on_poweroff=destroy).
             if exc.get_error_code() not in (lv.VIR_ERR_NO_DOMAIN, lv.VIR_ERR_OPERATION_INVALID):
                 raise RunError(f"libvirt could not destroy domain {name}: {exc}") from None
+
+    try:
+        bounded(f"destroy domain {name}", DESTROY_TIMEOUT, destroy)
+    except LibvirtStuck:
+        pid = conns.qemu_pid(name)
+        if pid is not None and is_qemu_of(pid, name):
+            os.kill(pid, signal.SIGKILL)
+        raise
     LiveDomains.discard(name)
+
+
+def _still_running(lv: Any, domain: Any) -> bool:
+    try:
+        return bool(domain.isActive())
+    except lv.libvirtError:
+        return False
+
+
+def _clean_up(conns: Connections, conn: Any, name: str, pump: StreamPump | None, pending: BaseException | None) -> None:
+    """Destroy the domain and stop the console; a failure here never hides ``pending``, the boot's own error.
+
+    A Ctrl-C that became "libvirt could not destroy" would read as a broken
+    run, and the session would go on booting.
+    """
+    try:
+        try:
+            _destroy(conns, conn, name)
+        finally:
+            if pump is not None:
+                pump.close()
+    except Exception as exc:
+        if pending is None:
+            raise
+        pending.add_note(f"while cleaning up after that: {exc}")
 
 
 _STALE_LOCK = re.compile(r"locked by lock file '([^']+)' held by process (\d+)")
@@ -172,21 +245,35 @@ def boot(
     transcript: Path,
     on_line: Callable[[str], None] | None = None,
 ) -> BootRecord:
-    """Boot ``spec`` in ``env`` once and parse its console; the domain never outlives this call."""
+    """Boot ``spec`` in ``env`` once and parse its console; the domain never outlives this call.
+
+    ``timeout`` bounds the whole boot (creating the domain, attaching the
+    console, the guest's run); destroying it has DESTROY_TIMEOUT more.
+    """
     conn = conns.open(env)
     lv = conns.libvirt
     xml = render(env, spec)
     transcript.parent.mkdir(parents=True, exist_ok=True)
     started_wall = time.monotonic()
+    deadline = started_wall + timeout
+
+    def left() -> float:
+        return deadline - time.monotonic()
+
     LiveDomains.add(spec.name, conn)
     pump: StreamPump | None = None
+    created = threading.Event()
+    created.set()  # nothing in flight yet
     try:
         try:
-            domain = conn.createXML(xml, lv.VIR_DOMAIN_START_PAUSED)
+            with Reaper.adopting():
+                domain = bounded(
+                    "start the domain", left(), lambda: conn.createXML(xml, lv.VIR_DOMAIN_START_PAUSED), created
+                )
+            pump = bounded("attach the console", left(), lambda: _attach(conns, env, domain))
+            bounded("resume the domain", left(), domain.resume)
         except lv.libvirtError as exc:
             raise RunError(f"libvirt could not start the domain: {exc}", env=env.name) from None
-        pump = _attach(conns, env, domain)
-        domain.resume()
         started = time.monotonic()
 
         def feed(line: str) -> bool:
@@ -196,7 +283,7 @@ def boot(
             return parser.complete
 
         try:
-            outcome = read_lines(pump.read_fd, transcript, feed, timeout=timeout, started=started)
+            outcome = read_lines(pump.read_fd, transcript, feed, timeout=left(), started=started)
         except ConsoleTimeout:
             raise BootTimeout(
                 f"timed out after {timeout:g} s (--hermit-timeout) waiting for the guest to finish; "
@@ -204,15 +291,30 @@ def boot(
                 env=env.name,
                 transcript=transcript,
             ) from None
-        result = parser.finish(ended=outcome.ended)
-    except lv.libvirtError as exc:
-        raise RunError(f"libvirt failed during the boot: {exc}", env=env.name, transcript=transcript) from None
-    finally:
         try:
-            _destroy(conns, conn, spec.name)
-        finally:
-            if pump is not None:
-                pump.close()
+            result = parser.finish(ended=outcome.ended)
+        except RunError as exc:
+            if pump.error is None or not _still_running(lv, domain):
+                raise
+            # The guest still runs: the console broke, not the guest's output.
+            raise RunError(
+                f"the console stream broke before the guest finished ({pump.error}): {exc.what}",
+                env=env.name,
+                transcript=transcript,
+                line_no=exc.line_no,
+                line=exc.line,
+            ) from None
+    except lv.libvirtError as exc:
+        error = RunError(f"libvirt failed during the boot: {exc}", env=env.name, transcript=transcript)
+        _clean_up(conns, conn, spec.name, pump, error)
+        raise error from None
+    except BaseException as exc:
+        # A domain still being created (timeout, Ctrl-C) would appear after
+        # the destroy: let libvirt finish first.
+        created.wait(DESTROY_TIMEOUT)
+        _clean_up(conns, conn, spec.name, pump, exc)
+        raise
+    _clean_up(conns, conn, spec.name, pump, None)
     first_ms = outcome.first_line_s * 1000 if outcome.first_line_s is not None else None
     # The whole cycle, destroy included: what a boot costs the run.
     return BootRecord(result, transcript, first_ms, time.monotonic() - started_wall, outcome.ended)
