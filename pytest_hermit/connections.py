@@ -209,6 +209,10 @@ def _short_path(root: Path) -> Path:
     return link
 
 
+#: Not tempfile.gettempdir(): $TMPDIR may be long, and the point is a short path.
+_PRIVATE_TMP = Path("/tmp") / f"pytest-hermit-{os.getuid()}"
+
+
 def _private_tmp() -> Path:
     """A short folder only this user can write: ``/tmp/pytest-hermit-UID``, else a fresh one.
 
@@ -216,7 +220,7 @@ def _private_tmp() -> Path:
     sockets elsewhere, so the folder must be a real directory of ours with
     no access for others.
     """
-    folder = Path("/tmp") / f"pytest-hermit-{os.getuid()}"
+    folder = _PRIVATE_TMP
     with contextlib.suppress(FileExistsError):
         folder.mkdir(mode=0o700)
     st = os.lstat(folder)

@@ -144,6 +144,8 @@ class Reaper:
                 running.add(child.pid)
         with cls._lock:
             cls._adopted = running
+            if running:
+                cls._wake.notify_all()  # the thread may be asleep with nothing to watch
         return reaped
 
     @classmethod

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -88,3 +92,45 @@ def hermit_qemu_processes(marker: str = "guest=hermit-") -> list[str]:
     """QEMU processes of domains the plugin named (hermit-ENV-PID-N-XXXX)."""
     proc = subprocess.run(["pgrep", "-af", marker], capture_output=True, text=True, check=False)
     return [line for line in proc.stdout.splitlines() if "qemu-system" in line and "pgrep" not in line]
+
+
+#: Runs pytest with SIGINT at its default action: a suite started in the
+#: background of a non-interactive shell inherits SIGINT ignored, and Python
+#: then installs no KeyboardInterrupt handler, so a Ctrl-C test would hang.
+_PYTEST_WITH_SIGINT = (
+    "import signal, sys, pytest; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.exit(pytest.main(sys.argv[1:]))"
+)
+
+
+@contextlib.contextmanager
+def inner_pytest(folder: Path, *args: str, state_dir: Path = STATE_DIR) -> Iterator[subprocess.Popen[str]]:
+    """A pytest of the plugin in its own process (Ctrl-C and kill -9 need one), always ended and waited for."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _PYTEST_WITH_SIGINT, "-p", "no:cacheprovider", f"--hermit-state-dir={state_dir}", *args],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if proc.stdout is not None and not proc.stdout.closed:
+            proc.communicate()
+        proc.wait()
+
+
+def wait_for_qemu(proc: subprocess.Popen[str], marker: str, within: float = 120) -> None:
+    """Until a QEMU whose command line holds ``marker`` runs; fails with the child's output otherwise."""
+    deadline = time.monotonic() + within
+    while not hermit_qemu_processes(marker):
+        if proc.poll() is not None:
+            pytest.fail(f"the inner pytest ended before its VM started:\n{proc.communicate()[0]}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"no VM started within {within:g} s:\n{proc.communicate()[0]}")
+        time.sleep(0.1)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from pytest_hermit.exitcodes import EXIT_BROKEN
-from tests.conftest import FOREIGN, STATE_DIR, hermit_qemu_processes, run_pytest
+from tests.conftest import FOREIGN, STATE_DIR, hermit_qemu_processes, inner_pytest, run_pytest, wait_for_qemu
 
 pytestmark = pytest.mark.usefixtures("reference_guest")
 
@@ -182,34 +180,14 @@ def test_ctrl_c_destroys_the_vm(pytester: pytest.Pytester) -> None:
             hermit_run("hang", boots=1, reps=1)
         """
     )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "--hermit-env=qemu",
-            "--hermit-timeout=120",
-            f"--hermit-state-dir={STATE_DIR}",
-            str(pytester.path),
-        ],
-        cwd=pytester.path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    marker = f"guest=hermit-qemu-{proc.pid}-"
-    deadline = time.monotonic() + 60
-    while not hermit_qemu_processes(marker):
-        assert proc.poll() is None, proc.communicate()[0].decode()
-        assert time.monotonic() < deadline, "the VM never started"
-        time.sleep(0.2)
-    time.sleep(1)
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
+    with inner_pytest(pytester.path, "--hermit-env=qemu", "--hermit-timeout=120") as proc:
+        marker = f"guest=hermit-qemu-{proc.pid}-"
+        wait_for_qemu(proc, marker)
+        time.sleep(1)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 2, out  # pytest's 'interrupted'
-    assert b"KeyboardInterrupt" in out
+    assert "KeyboardInterrupt" in out
     assert not hermit_qemu_processes(marker)
 
 
