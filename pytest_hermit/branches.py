@@ -52,9 +52,13 @@ def _resolve(repo: Path, ref: str) -> str:
     return proc.stdout.strip()
 
 
-def _checkout_and_build(req: BranchRequest, label: str, ref: str, folder: Path) -> tuple[Path, Path | None]:
+def _checkout_and_build(
+    req: BranchRequest, label: str, ref: str, folder: Path, made: list[Path]
+) -> tuple[Path, Path | None]:
+    """Check ``ref`` out into ``folder`` and build it; ``made`` gets the worktree before anything can fail."""
     commit = _resolve(req.repo, ref)
     _git(req.repo, "worktree", "add", "--detach", str(folder), commit)
+    made.append(folder)  # registered with git now: removed even when the build fails
     print(f"pytest-hermit branches: {label} = {ref} ({commit[:12]}) in {folder}; building: {req.build}", flush=True)
     built = subprocess.run(req.build, shell=True, cwd=folder, check=False)
     if built.returncode != 0:
@@ -90,8 +94,7 @@ def run(req: BranchRequest) -> int:
                 images = []
                 for label, ref in (("A", req.base), ("B", req.head)):
                     folder = Path(tmp) / label
-                    images.append(_checkout_and_build(req, label, ref, folder))
-                    made.append(folder)
+                    images.append(_checkout_and_build(req, label, ref, folder, made))
                 cmd = pytest_command(images[0], images[1], req.pytest_args)
                 print(f"pytest-hermit branches: {shlex.join(cmd)}", flush=True)
                 return subprocess.run(cmd, check=False).returncode

@@ -41,7 +41,6 @@ class Environment:
     def is_xen(self) -> bool:
         return self.domain_type == "xen"
 
-
     def as_dict(self) -> dict[str, Any]:
         """The definition as stored with a baseline (what made the numbers)."""
         return {

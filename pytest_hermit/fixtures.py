@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import pytest
 
+from pytest_hermit import iso
 from pytest_hermit.environments import Environment
 from pytest_hermit.errors import ConfigError
 from pytest_hermit.gate import Judged
@@ -37,10 +39,14 @@ def hermit_env(request: pytest.FixtureRequest) -> Environment:
     if env is None:
         raise pytest.UsageError("hermit_env is parametrized by pytest-hermit; do not override or call it directly")
     availability = session.availability(env)
-    if not availability.usable:
+    reason = availability.reason if not availability.usable else None
+    if reason is None and env.boot == "iso" and session.settings.iso is None:
+        problem = iso.tool_problem()
+        reason = f"{env.name}: {problem}" if problem else None
+    if reason is not None:
         if session.settings.require_env:
-            pytest.fail(f"{availability.reason} (--hermit-require-env)", pytrace=False)
-        pytest.skip(availability.reason)
+            pytest.fail(f"{reason} (--hermit-require-env)", pytrace=False)
+        pytest.skip(reason)
     return replace(env, emulated=availability.emulated)
 
 
@@ -77,6 +83,8 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
     settings = session.settings
     transcript_dir = settings.artifacts / safe_name(request.node.nodeid)
     calls = 0
+    # One budget for every boot of the test, set when the test starts.
+    deadline = time.monotonic() + settings.test_timeout if settings.test_timeout else None
     availability = session.availability(hermit_env)
     terminal = request.config.pluginmanager.get_plugin("terminalreporter")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
@@ -109,6 +117,8 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
             emulated=availability.emulated,
             test_id=request.node.nodeid,
             iso_cache=settings.state_dir / "isos",
+            deadline=deadline,
+            test_timeout=settings.test_timeout,
         )
         measurement, judged = measure(session, req, progress)
         session.measurements.append(measurement)

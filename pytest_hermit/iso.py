@@ -48,18 +48,27 @@ def grub_cfg(cmdline: str, has_initrd: bool) -> str:
     return "\n".join(lines)
 
 
+def tool_problem() -> str | None:
+    """Why no ISO can be made here, or None: asked before a test boots, not in the middle of it."""
+    if shutil.which("grub-mkrescue") is None:
+        return (
+            "grub-mkrescue not found: booting from a GRUB ISO (Xen hvm) needs it "
+            "(Debian/Ubuntu: apt-get install grub-pc-bin grub-common xorriso mtools), or pass --hermit-iso"
+        )
+    return None
+
+
 def iso_for(kernel: Path, initrd: Path | None, cmdline: str, cache: Path, guest_sha256: str) -> Path:
     """The cached ISO booting ``kernel`` with ``cmdline`` (made on first use)."""
     key = hashlib.sha256(f"{guest_sha256}\0{cmdline}".encode()).hexdigest()[:20]
     target = cache / f"{key}.iso"
     if target.is_file():
         return target
+    problem = tool_problem()
+    if problem is not None:
+        raise EnvironmentUnavailable(problem)
     tool = shutil.which("grub-mkrescue")
-    if tool is None:
-        raise EnvironmentUnavailable(
-            "grub-mkrescue not found: booting from a GRUB ISO (Xen hvm) needs it "
-            "(Debian/Ubuntu: apt-get install grub-pc-bin grub-common xorriso mtools), or pass --hermit-iso"
-        )
+    assert tool is not None
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="hermit-iso-", dir=cache) as tmp:
         tree = Path(tmp) / "tree"

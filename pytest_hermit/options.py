@@ -107,6 +107,13 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
         {"type": positive_float, "metavar": "SECONDS"},
     ),
     (
+        "test-timeout",
+        "string",
+        "seconds all boots of one test may take together, every hermit_run call of it included "
+        "(default: no limit beyond --hermit-timeout per boot)",
+        {"type": positive_float, "metavar": "SECONDS"},
+    ),
+    (
         "libvirt-uri",
         "string",
         "libvirt URI for every selected environment "
@@ -253,6 +260,7 @@ class Settings:
     ab_initrd: Path | None = None
     ab_cmdline: str = ""
     ab_seed: int = 0
+    test_timeout: float | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config, tool: dict[str, Any], tool_source: str) -> Settings:
@@ -303,6 +311,7 @@ class Settings:
             boots=boots,
             reps=value("reps", positive_int) or DEFAULT_REPS,
             timeout=value("timeout", positive_float) or DEFAULT_TIMEOUT,
+            test_timeout=value("test-timeout", positive_float),
             libvirt_uri=value("libvirt-uri", str),
             artifacts=path_option("artifacts", False) or rootdir / ".hermit" / "artifacts",
             state_dir=path_option("state-dir", False) or state_default,

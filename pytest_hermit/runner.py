@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +12,7 @@ from pathlib import Path
 from pytest_hermit.connections import Connections
 from pytest_hermit.domxml import DomainSpec
 from pytest_hermit.environments import Environment
-from pytest_hermit.errors import NotComparable, RunError
+from pytest_hermit.errors import BootTimeout, ConfigError, NotComparable, RunError
 from pytest_hermit.guest import GuestImage
 from pytest_hermit.iso import iso_for
 from pytest_hermit.measurement import Measurement
@@ -36,19 +38,30 @@ class RunRequest:
     transcript_dir: Path
     emulated: bool = False
     test_id: str = ""
-    #: Where ISOs made for CD-booting environments are cached.
-    iso_cache: Path = Path("/tmp/pytest-hermit-isos")
+    #: Where ISOs made for CD-booting environments are cached (under the state dir: a
+    #: shared temporary folder would let anyone on the host plant an ISO there).
+    iso_cache: Path | None = None
     #: Shown in progress lines before the environment ("A", "B" in A/B runs).
     label: str = ""
     #: Boots planned in all, for progress lines (default: first_boot + boots - 1).
     planned: int | None = None
     #: Number of the first boot (adaptive sampling adds boots to an earlier run).
     first_boot: int = 1
+    #: time.monotonic() by which the whole test must be done (--hermit-test-timeout), or None.
+    deadline: float | None = None
+    test_timeout: float | None = None
 
 
 def safe_name(text: str) -> str:
-    """A file name made of a test id (``tests/test_x.py::test_y[kvm]``)."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:150] or "run"
+    """A file name made of a test id (``tests/test_x.py::test_y[kvm]``), one per id.
+
+    Replacing characters and shortening both map different ids to one name
+    (``[a/b]`` and ``[a_b]``; two long ids with a common start), and then a
+    passing test's clean-up would delete a failing test's transcripts: a
+    hash of the whole id keeps them apart.
+    """
+    readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:100] or "run"
+    return f"{readable}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
 def check_signature(env: Environment, info: GuestInfo | None) -> None:
@@ -67,6 +80,23 @@ def check_signature(env: Environment, info: GuestInfo | None) -> None:
         )
 
 
+def _boot_timeout(request: RunRequest, index: int) -> tuple[float, str]:
+    """Seconds this boot may take, and the option that set them; an error when the test has none left."""
+    if request.deadline is None:
+        return request.timeout, "--hermit-timeout"
+    left = request.deadline - time.monotonic()
+    if left <= 0:
+        raise BootTimeout(
+            f"the test used up its --hermit-test-timeout of {request.test_timeout or 0:g} s "
+            f"before boot {index} of {request.workload}",
+            workload=request.workload,
+            env=request.env.name,
+        )
+    if left < request.timeout:
+        return left, "--hermit-test-timeout"
+    return request.timeout, "--hermit-timeout"
+
+
 def run(conns: Connections, request: RunRequest, progress: Progress | None = None) -> Measurement:
     """Boot ``request.boots`` times and collect every metric per boot."""
     env, guest = request.env, request.guest
@@ -78,6 +108,8 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
     iso = guest.iso
     if env.boot == "iso" and iso is None:
         # The command line lives in the ISO's grub.cfg: one ISO per command line.
+        if request.iso_cache is None:
+            raise ConfigError(f"environment {env.name} boots from an ISO: RunRequest.iso_cache must name a folder")
         iso = iso_for(guest.kernel, guest.initrd, cmdline, request.iso_cache, guest.sha256)
     last = request.first_boot + request.boots - 1
     for index in range(request.first_boot, last + 1):
@@ -85,8 +117,9 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
         transcripts.append(transcript)
         spec = DomainSpec(unique_name(env), guest.kernel, cmdline, guest.initrd, iso)
         parser = ConsoleParser(request.workload, request.reps)
+        timeout, limit = _boot_timeout(request, index)
         try:
-            record = boot(conns, env, spec, parser, timeout=request.timeout, transcript=transcript)
+            record = boot(conns, env, spec, parser, timeout=timeout, transcript=transcript, limit_name=limit)
         except RunError as exc:
             raise exc.located(workload=request.workload, env=env.name, transcript=transcript) from None
         try:

@@ -244,6 +244,7 @@ def boot(
     timeout: float,
     transcript: Path,
     on_line: Callable[[str], None] | None = None,
+    limit_name: str = "--hermit-timeout",
 ) -> BootRecord:
     """Boot ``spec`` in ``env`` once and parse its console; the domain never outlives this call.
 
@@ -286,7 +287,7 @@ def boot(
             outcome = read_lines(pump.read_fd, transcript, feed, timeout=left(), started=started)
         except ConsoleTimeout:
             raise BootTimeout(
-                f"timed out after {timeout:g} s (--hermit-timeout) waiting for the guest to finish; "
+                f"timed out after {timeout:.3g} s ({limit_name}) waiting for the guest to finish; "
                 f"it printed {parser.line_no} line(s)",
                 env=env.name,
                 transcript=transcript,
@@ -306,6 +307,11 @@ def boot(
             ) from None
     except lv.libvirtError as exc:
         error = RunError(f"libvirt failed during the boot: {exc}", env=env.name, transcript=transcript)
+        _clean_up(conns, conn, spec.name, pump, error)
+        raise error from None
+    except LibvirtStuck as exc:
+        error = LibvirtStuck(f"{exc.what} ({limit_name} {timeout:.3g} s)", env=env.name, transcript=transcript)
+        created.wait(DESTROY_TIMEOUT)
         _clean_up(conns, conn, spec.name, pump, error)
         raise error from None
     except BaseException as exc:

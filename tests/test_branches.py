@@ -82,4 +82,6 @@ def test_unknown_ref_and_failed_build_are_named(repo: Path, capsys: pytest.Captu
     assert "the build of A (main) failed with status 7" in proc.stderr
     proc = run_cli(repo, "main", "feature", "--build", "true", "--image", "kernel.elf")
     assert "made no image at kernel.elf" in proc.stderr
+    listed = subprocess.run(["git", "-C", str(repo), "worktree", "list"], capture_output=True, text=True, check=True)
+    assert len(listed.stdout.strip().splitlines()) == 1, f"a failed build left a worktree:\n{listed.stdout}"
     assert main(["branches", "main"]) == EXIT_REFUSED

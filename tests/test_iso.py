@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_hermit.iso import grub_cfg, grub_word, iso_for
+from pytest_hermit.errors import EnvironmentUnavailable
+from pytest_hermit.iso import grub_cfg, grub_word, iso_for, tool_problem
 
 
 def test_grub_words_round_trip_quoting() -> None:
@@ -50,3 +51,13 @@ def test_iso_boots_with_its_command_line(reference_guest: Path, tmp_path: Path) 
     )
     out = proc.stdout.decode(errors="replace")
     assert "Hello World!!!" in out and "HERMIT-DONE status=ok" in out, out[-2000:]
+
+
+def test_missing_grub_mkrescue_is_named_before_any_boot(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, reference_guest: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    problem = tool_problem()
+    assert problem is not None and "grub-mkrescue not found" in problem and "--hermit-iso" in problem
+    with pytest.raises(EnvironmentUnavailable, match="grub-mkrescue not found"):
+        iso_for(reference_guest, None, "workload=hello", tmp_path / "isos", "0" * 64)
