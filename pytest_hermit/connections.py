@@ -179,6 +179,18 @@ def end_leftover_qemus(root: Path) -> list[int]:
         except (ProcessLookupError, PermissionError):
             continue
         ended.append(pid)
+    # The dead domains' status files: libvirt would try to reconnect to them
+    # at its next start in this root and leave the pid files behind.
+    for status in (root / "run" / "qemu").glob("hermit-*.xml"):
+        pid_file = status.with_suffix(".pid")
+        try:
+            pid = int(pid_file.read_text().strip())
+        except (OSError, ValueError):
+            pid = 0
+        if pid and is_qemu_of(pid, status.stem):
+            continue  # SIGKILL not delivered yet, or not ours to kill: leave it to libvirt
+        status.unlink(missing_ok=True)
+        pid_file.unlink(missing_ok=True)
     return ended
 
 
@@ -276,9 +288,31 @@ class Connections:
                 except lv.libvirtError as exc:
                     raise EnvironmentUnavailable(f"cannot connect to libvirt at {uri}: {_first_line(exc)}") from None
             if embedded:
+                self._probe_qemu(conn, uri)
                 _EMBEDDED[uri] = conn
             self._conns[uri] = conn
             return conn
+
+    def _probe_qemu(self, conn: Any, uri: str) -> None:
+        """Have libvirt probe QEMU now, outside any subreaper window.
+
+        QEMU's probe runs with -daemonize: its daemon is an orphan that
+        leads its own session, and one adopted while a domain is created
+        cannot be told from a child of user code, so it would stay a zombie.
+        Only the x86_64 binary: getCapabilities() would probe every
+        qemu-system-* installed (seconds each on a cold root).
+        """
+        lv = self.libvirt
+        try:
+            conn.getDomainCapabilities(None, "x86_64", None, "qemu", 0)
+        except lv.libvirtError as exc:
+            raise EnvironmentUnavailable(f"libvirt at {uri} cannot probe QEMU: {_first_line(exc)}") from None
+
+    def qemu_log(self, domain_name: str) -> Path | None:
+        """QEMU's own log of an embedded domain (its errors, the signal that ended it)."""
+        if self._embed_root is None:
+            return None
+        return self._embed_root / "log" / "qemu" / f"{domain_name}.log"
 
     def qemu_pid(self, domain_name: str) -> int | None:
         """PID of a running embedded domain's QEMU (from the driver's pid file)."""

@@ -20,6 +20,13 @@ of user code. Left unreaped they are zombies that their libvirt waits for
   leader. A child in another session that leads no session was forked by
   someone else and inherited; its parent is dead, so no one else can ever
   wait for it, and reaping it steals no exit status from user code.
+
+What the test cannot see: an orphan that leads a session of its own (QEMU's
+``-daemonize``, which libvirt's capability probe uses) looks like a child of
+user code that called setsid(). So the plugin has libvirt probe QEMU before
+any window opens (``Connections.open``); only a probe that libvirt repeats
+in mid-session (QEMU upgraded under it) could leave such a zombie, one per
+probe, until the process ends.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import itertools
 import os
 import re
 import secrets
+import shutil
 import signal
 import threading
 import time
@@ -174,7 +175,28 @@ def _still_running(lv: Any, domain: Any) -> bool:
         return False
 
 
-def _clean_up(conns: Connections, conn: Any, name: str, pump: StreamPump | None, pending: BaseException | None) -> None:
+def _keep_qemu_log(conns: Connections, name: str, transcript: Path | None) -> None:
+    """QEMU's log beside the transcript of a failed boot; gone after a good one (one file per boot otherwise)."""
+    log = conns.qemu_log(name)
+    if log is None or not log.is_file():
+        return
+    try:
+        if transcript is not None:
+            shutil.move(log, transcript.with_name(transcript.stem + ".qemu.log"))
+        else:
+            log.unlink()
+    except OSError:
+        pass  # a log is a convenience; never a reason to fail
+
+
+def _clean_up(
+    conns: Connections,
+    conn: Any,
+    name: str,
+    pump: StreamPump | None,
+    pending: BaseException | None,
+    transcript: Path | None = None,
+) -> None:
     """Destroy the domain and stop the console; a failure here never hides ``pending``, the boot's own error.
 
     A Ctrl-C that became "libvirt could not destroy" would read as a broken
@@ -190,6 +212,7 @@ def _clean_up(conns: Connections, conn: Any, name: str, pump: StreamPump | None,
         if pending is None:
             raise
         pending.add_note(f"while cleaning up after that: {exc}")
+    _keep_qemu_log(conns, name, transcript if pending is not None else None)
 
 
 _STALE_LOCK = re.compile(r"locked by lock file '([^']+)' held by process (\d+)")
@@ -307,18 +330,18 @@ def boot(
             ) from None
     except lv.libvirtError as exc:
         error = RunError(f"libvirt failed during the boot: {exc}", env=env.name, transcript=transcript)
-        _clean_up(conns, conn, spec.name, pump, error)
+        _clean_up(conns, conn, spec.name, pump, error, transcript)
         raise error from None
     except LibvirtStuck as exc:
         error = LibvirtStuck(f"{exc.what} ({limit_name} {timeout:.3g} s)", env=env.name, transcript=transcript)
         created.wait(DESTROY_TIMEOUT)
-        _clean_up(conns, conn, spec.name, pump, error)
+        _clean_up(conns, conn, spec.name, pump, error, transcript)
         raise error from None
     except BaseException as exc:
         # A domain still being created (timeout, Ctrl-C) would appear after
         # the destroy: let libvirt finish first.
         created.wait(DESTROY_TIMEOUT)
-        _clean_up(conns, conn, spec.name, pump, exc)
+        _clean_up(conns, conn, spec.name, pump, exc, transcript)
         raise
     _clean_up(conns, conn, spec.name, pump, None)
     first_ms = outcome.first_line_s * 1000 if outcome.first_line_s is not None else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -63,12 +64,23 @@ def test_a_killed_pytest_leaves_nothing_after_the_next_run(pytester: pytest.Pyte
         test_after=HELLO,
     )
     state = tmp_path / "state"
-    with inner_pytest(pytester.path, "--hermit-env=qemu", "--hermit-timeout=120", "test_hang.py", state_dir=state) as p:
-        marker = f"guest=hermit-qemu-{p.pid}-"
-        wait_for_qemu(p, marker)
-        os.kill(p.pid, signal.SIGKILL)
-        p.wait(timeout=30)
+    state.mkdir()
+    # Slot 0 is busy (another run) while the victim runs, so it takes slot 1;
+    # the next run gets slot 0 and must still end what slot 1 holds.
+    busy = os.open(state / "embed-0.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(busy, fcntl.LOCK_EX)
+    try:
+        with inner_pytest(
+            pytester.path, "--hermit-env=qemu", "--hermit-timeout=120", "test_hang.py", state_dir=state
+        ) as p:
+            marker = f"guest=hermit-qemu-{p.pid}-"
+            wait_for_qemu(p, marker)
+            os.kill(p.pid, signal.SIGKILL)
+            p.wait(timeout=30)
+    finally:
+        os.close(busy)
     assert hermit_qemu_processes(marker), "the killed run's QEMU should outlive it (or this test proves nothing)"
+    assert list(state.glob("embed-1/run/qemu/hermit-qemu-*.pid")), "the victim ran in slot 1"
 
     # Another process: libvirt opens one embedded root per process, and this one has its own.
     with inner_pytest(pytester.path, "--hermit-env=qemu", "test_after.py", state_dir=state) as after:
@@ -78,6 +90,7 @@ def test_a_killed_pytest_leaves_nothing_after_the_next_run(pytester: pytest.Pyte
     while hermit_qemu_processes(marker):
         assert time.monotonic() < deadline, hermit_qemu_processes(marker)
         time.sleep(0.1)
+    assert not list(state.glob("embed-*/run/qemu/hermit-qemu-*.pid")), "the dead domains' state is gone too"
 
 
 def test_end_leftover_qemus_spares_recycled_pids(tmp_path: Path) -> None:

@@ -49,11 +49,14 @@ class _FakeLibvirt:
 
 
 class _Conns:
-    """What clean-up asks of Connections: the libvirt module and no QEMU pid."""
+    """What clean-up asks of Connections: the libvirt module, no QEMU pid, no QEMU log."""
 
     libvirt = _FakeLibvirt
 
     def qemu_pid(self, name: str) -> None:
+        return None
+
+    def qemu_log(self, name: str) -> None:
         return None
 
 
