@@ -76,8 +76,11 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
     (boot_time_guest, boot_time_host in ms). hermit-os benchmark blocks keep
     their own names and units. ``cmdline`` words go last on the guest's
     command line. Boots and repetitions default to --hermit-boots and
-    --hermit-reps. Transcripts are kept under --hermit-artifacts when the
-    test fails.
+    --hermit-reps; given here, they win (--hermit-max-boots still adds boots
+    while a comparison is undecided). Each boot is bounded by
+    --hermit-timeout, all boots of the test together by
+    --hermit-test-timeout. Transcripts are kept under --hermit-artifacts
+    when the test fails.
     """
     session = session_of(request.config)
     settings = session.settings

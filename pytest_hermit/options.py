@@ -103,7 +103,8 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     (
         "timeout",
         "string",
-        f"seconds one boot may take before it is destroyed and reported (default {DEFAULT_TIMEOUT:g})",
+        f"seconds one boot may take, from creating its VM to the guest's last line, before the VM is "
+        f"destroyed and the test fails as a broken run (default {DEFAULT_TIMEOUT:g}; destroying gets 30 s more)",
         {"type": positive_float, "metavar": "SECONDS"},
     ),
     (
