@@ -16,8 +16,9 @@ Exit status (shared with the plugin, see ``docs/statistics.md``):
   regressions that could be judged are real);
 * 7 (:data:`EXIT_REFUSED`): nothing regressed, but something could not be
   judged: a refused comparison (other host, emulation, other command line),
-  a missing entry, a missing or corrupt baseline file, or a usage error;
-* 4 (:data:`EXIT_BROKEN`): used by the plugin only, for runs whose VMs broke.
+  a missing entry, a missing or corrupt baseline file, or a usage error (e.g. a
+  baseline name that is not a plain file stem: one line on stderr);
+* 6 (:data:`EXIT_BROKEN`): used by the plugin only, for runs whose VMs broke.
 """
 
 from __future__ import annotations

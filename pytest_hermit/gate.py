@@ -54,9 +54,11 @@ def verdict_set(text: str) -> frozenset[stats.Verdict]:
 
 
 def baseline_name(text: str) -> str:
+    """argparse type for --hermit-save/--hermit-compare (and their ini twins): a valid file stem."""
     try:
         return bl.validate_name(text)
-    except bl.BaselineError as exc:
+    except ValueError as exc:
+        # Uncaught, argparse says only "invalid value" and an ini value becomes an INTERNALERROR.
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 

@@ -127,3 +127,16 @@ def test_usage_errors_exit_with_the_refusal_code(argv: list[str], capsys: pytest
 def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == EXIT_OK
     assert "compare" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv", [["show", "../x"], ["compare", "main", "a/b"], ["show", "main.json"], ["compare", "..", "main"]]
+)
+def test_a_bad_baseline_name_is_one_clear_line_and_the_refusal_code(
+    bdir: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*argv, "--dir", str(bdir)]) == EXIT_REFUSED
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "invalid baseline name" in err and "use 1-100 letters, digits" in err
+    assert "Traceback" not in err
