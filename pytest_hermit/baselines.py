@@ -134,6 +134,9 @@ class Context:
     git_branch: str | None
     #: ISO 8601 date and time (UTC) of the measurement.
     date: str
+    #: True when the checkout had uncommitted changes to tracked files: the
+    #: numbers are not ``git_commit``'s. None when unknown (older files, no git).
+    git_dirty: bool | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -144,6 +147,7 @@ class Context:
             "guest_cmdline": self.guest_cmdline,
             "git_commit": self.git_commit,
             "git_branch": self.git_branch,
+            "git_dirty": self.git_dirty,
             "date": self.date,
         }
 
@@ -283,6 +287,9 @@ def _context_from(r: _Reader, d: dict[str, Any], where: str) -> Context:
     for key, value in (("git_commit", commit), ("git_branch", branch)):
         if value is not None and not isinstance(value, str):
             raise r.fail(f"{where}.{key} must be a string or null, found {value!r}")
+    dirty = d.get("git_dirty")
+    if dirty is not None and not isinstance(dirty, bool):
+        raise r.fail(f"{where}.git_dirty must be true, false or null, found {dirty!r}")
     return Context(
         plugin_version=r.text(d, "plugin_version", where, optional=True),
         environment=r.obj(d.get("environment", {}), f"{where}.environment"),
@@ -292,6 +299,7 @@ def _context_from(r: _Reader, d: dict[str, Any], where: str) -> Context:
         git_commit=commit,
         git_branch=branch,
         date=r.text(d, "date", where, optional=True),
+        git_dirty=dirty,
     )
 
 

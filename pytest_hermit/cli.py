@@ -111,7 +111,7 @@ def _cmd_list(args: argparse.Namespace, out: _Out) -> int:
             continue
         contexts = [e.context for e in baseline]
         dates = sorted(c.date for c in contexts if c.date)
-        commits = sorted({c.git_commit[:10] for c in contexts if c.git_commit})
+        commits = sorted({c.git_commit[:10] + ("-dirty" if c.git_dirty else "") for c in contexts if c.git_commit})
         rows.append(
             Row(
                 name,
@@ -137,6 +137,11 @@ def _cmd_list(args: argparse.Namespace, out: _Out) -> int:
     return status
 
 
+def _dirty(c: bl.Context) -> str:
+    """Said next to the commit, so nobody takes numbers of uncommitted code for the commit's."""
+    return " + uncommitted changes (dirty)" if c.git_dirty else ""
+
+
 def _cmd_show(args: argparse.Namespace, out: _Out) -> int:
     baseline = bl.load_named(args.dir, args.name)
     by_test: dict[str, dict[str, list[bl.Entry]]] = defaultdict(lambda: defaultdict(list))
@@ -157,7 +162,7 @@ def _cmd_show(args: argparse.Namespace, out: _Out) -> int:
             c = by_env[env][0].context
             h = c.host
             out.line(
-                f"  {env}: {c.date or 'no date'}, commit {c.git_commit or '?'} ({c.git_branch or '?'}), "
+                f"  {env}: {c.date or 'no date'}, commit {c.git_commit or '?'}{_dirty(c)} ({c.git_branch or '?'}), "
                 f"guest {c.guest_sha256[:12] or '?'} '{c.guest_cmdline}', host {h.cpu_model or '?'}, "
                 f"kernel {h.host_kernel or '?'}, libvirt {h.libvirt_version or '?'}, qemu {h.qemu_version or '?'}, "
                 f"{h.hypervisor_signature or '?'}{' (emulated)' if h.emulated else ''}, "

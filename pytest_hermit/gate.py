@@ -113,19 +113,42 @@ class GateSettings:
     allow_foreign: bool = False
 
 
-def git_info(rootdir: Path) -> tuple[str | None, str | None]:
-    """Commit and branch of the checkout under test, when it is one."""
+@dataclass(frozen=True)
+class GitState:
+    """The checkout under test: commit, branch, and whether tracked files differ from the commit."""
 
-    def git(*args: str) -> str | None:
+    commit: str | None = None
+    branch: str | None = None
+    #: True when tracked files have uncommitted changes: the numbers are not the commit's.
+    #: None when unknown (not a git checkout, git missing).
+    dirty: bool | None = None
+
+
+def git_info(rootdir: Path) -> GitState:
+    """Commit, branch and dirty state of the checkout under test, when it is one.
+
+    Untracked files do not count as dirty: build outputs and ``.hermit/``
+    itself are usually untracked, and would mark every run dirty.
+    """
+
+    def git(*args: str) -> subprocess.CompletedProcess[str] | None:
         try:
-            proc = subprocess.run(
+            return subprocess.run(
                 ["git", "-C", str(rootdir), *args], capture_output=True, text=True, timeout=10, check=False
             )
         except (OSError, subprocess.TimeoutExpired):
             return None
-        return proc.stdout.strip() or None if proc.returncode == 0 else None
 
-    return git("rev-parse", "HEAD"), git("rev-parse", "--abbrev-ref", "HEAD")
+    def out(*args: str) -> str | None:
+        proc = git(*args)
+        return proc.stdout.strip() or None if proc is not None and proc.returncode == 0 else None
+
+    commit = out("rev-parse", "HEAD")
+    if commit is None:
+        return GitState()
+    status = git("status", "--porcelain", "--untracked-files=no")
+    dirty = bool(status.stdout.strip()) if status is not None and status.returncode == 0 else None
+    return GitState(commit, out("rev-parse", "--abbrev-ref", "HEAD"), dirty)
 
 
 def cpu_model(cpuinfo: str) -> str:
@@ -169,7 +192,7 @@ def context_for(
     env: Environment,
     guest: GuestImage,
     host: bl.HostFingerprint,
-    git: tuple[str | None, str | None],
+    git: GitState,
     now: dt.datetime,
 ) -> bl.Context:
     return bl.Context(
@@ -178,9 +201,10 @@ def context_for(
         host=host,
         guest_sha256=guest.sha256,
         guest_cmdline=measurement.cmdline,
-        git_commit=git[0],
-        git_branch=git[1],
+        git_commit=git.commit,
+        git_branch=git.branch,
         date=now.astimezone(dt.UTC).isoformat(timespec="seconds"),
+        git_dirty=git.dirty,
     )
 
 

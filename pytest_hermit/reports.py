@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_hermit import __version__
 from pytest_hermit.errors import HermitError
-from pytest_hermit.gate import Judged, git_info
+from pytest_hermit.gate import GitState, Judged, git_info
 from pytest_hermit.measurement import Measurement
 from pytest_hermit.samples import Direction, Samples
 from pytest_hermit.summary import build_comparison_tables, build_tables
@@ -146,9 +146,7 @@ def _stats(values: list[float]) -> dict[str, Any]:
     }
 
 
-def benchmark_json(
-    measurements: Iterable[Measurement], commit: tuple[str | None, str | None], now: dt.datetime
-) -> dict[str, Any]:
+def benchmark_json(measurements: Iterable[Measurement], git: GitState, now: dt.datetime) -> dict[str, Any]:
     """pytest-benchmark's JSON: one benchmark per (test, environment, metric), values in seconds.
 
     pytest-benchmark assumes seconds where lower is better: cycles become
@@ -202,7 +200,7 @@ def benchmark_json(
             "system": platform.system(),
             "cpu": {},
         },
-        "commit_info": {"id": commit[0], "branch": commit[1], "dirty": False, "project": "pytest-hermit"},
+        "commit_info": {"id": git.commit, "branch": git.branch, "dirty": bool(git.dirty), "project": "pytest-hermit"},
         "benchmarks": benchmarks,
         "datetime": now.astimezone(dt.UTC).isoformat(),
         "version": f"pytest-hermit {__version__}",
@@ -212,7 +210,7 @@ def benchmark_json(
 def run_context(session: HermitSession) -> dict[str, Any]:
     """What the JSON report says about the run as a whole."""
     s = session.settings
-    commit, branch = git_info(s.rootdir)
+    git = git_info(s.rootdir)
     guest = session.guest_if_resolved
     context: dict[str, Any] = {
         "plugin_version": __version__,
@@ -226,8 +224,9 @@ def run_context(session: HermitSession) -> dict[str, Any]:
             "sha256": guest.sha256,
             "cmdline": guest.cmdline,
         },
-        "git_commit": commit,
-        "git_branch": branch,
+        "git_commit": git.commit,
+        "git_branch": git.branch,
+        "git_dirty": git.dirty,
         "baseline": s.gate.compare,
         "ab": None,
     }

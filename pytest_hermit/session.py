@@ -16,7 +16,7 @@ from pytest_hermit.baselines import Context, HostFingerprint
 from pytest_hermit.connections import Connections
 from pytest_hermit.environments import Environment, load_registry, select
 from pytest_hermit.errors import ConfigError, HermitError
-from pytest_hermit.gate import Gate, context_for, git_info, host_fingerprint
+from pytest_hermit.gate import Gate, GitState, context_for, git_info, host_fingerprint
 from pytest_hermit.guest import GuestImage, resolve
 from pytest_hermit.measurement import Measurement
 from pytest_hermit.options import Settings
@@ -40,7 +40,7 @@ class HermitSession:
         self._ab_guest: GuestImage | None = None
         self.gate = Gate(settings.gate)
         self._hosts: dict[str, HostFingerprint] = {}
-        self._git: tuple[str | None, str | None] | None = None
+        self._git: GitState | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> HermitSession:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,15 @@ def test_a_bad_baseline_name_is_one_clear_line_and_the_refusal_code(
     assert len(err.strip().splitlines()) == 1, err
     assert "invalid baseline name" in err and "use 1-100 letters, digits" in err
     assert "Traceback" not in err
+
+
+def test_show_and_list_say_when_a_baseline_was_made_from_uncommitted_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dirty = [replace(e, context=replace(e.context, git_dirty=True)) for e in bl.load(FIXTURES / "main.json")]
+    bl.save_merge(tmp_path / "wip.json", dirty)
+    assert bl.load(tmp_path / "wip.json").entries == {e.key: e for e in dirty}
+    assert main(["show", "wip", "--dir", str(tmp_path)]) == EXIT_OK
+    assert "+ uncommitted changes (dirty)" in capsys.readouterr().out
+    assert main(["list", "--dir", str(tmp_path)]) == EXIT_OK
+    assert "-dirty" in capsys.readouterr().out

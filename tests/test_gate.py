@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from pytest_hermit import stats
-from pytest_hermit.gate import Gate, GateSettings, Regression
+from pytest_hermit.gate import Gate, GateSettings, GitState, Regression, git_info
 from pytest_hermit.measurement import Measurement
 from pytest_hermit.samples import Samples
 
@@ -67,3 +70,21 @@ def test_inconclusive_fails_only_when_asked() -> None:
 
 def _never(k: int) -> Measurement:
     raise AssertionError("no boots may be added without --hermit-max-boots")
+
+
+def test_git_info_says_when_tracked_files_have_uncommitted_changes(tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    assert git_info(tmp_path) == GitState()  # not a checkout: nothing is claimed
+    git("init", "-q", "-b", "main")
+    (tmp_path / "kernel.c").write_text("int x;\n")
+    git("add", "kernel.c")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    clean = git_info(tmp_path)
+    assert clean.commit is not None and len(clean.commit) == 40
+    assert (clean.branch, clean.dirty) == ("main", False)
+    (tmp_path / "build.o").write_text("untracked output\n")
+    assert git_info(tmp_path).dirty is False
+    (tmp_path / "kernel.c").write_text("int y;\n")
+    assert git_info(tmp_path) == GitState(clean.commit, "main", True)
