@@ -218,6 +218,25 @@ class Judged:
     references: dict[str, Samples] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Withheld:
+    """A measurement --hermit-save did not save, and why (said in the terminal summary)."""
+
+    test: str
+    env: str
+    workload: str
+    #: "regression: getpid regressed (+60.2%)", "refused: ...", "broken run: ...".
+    reason: str
+
+    def line(self) -> str:
+        return f"{self.test} {self.workload}: {self.reason}"
+
+
+def failed_verdicts(judged: Judged, fail_on: frozenset[stats.Verdict]) -> list[stats.Comparison]:
+    """The comparisons whose verdict fails the test under --hermit-fail-on."""
+    return [c for c in judged.comparisons if c.verdict in fail_on]
+
+
 class Gate:
     """The session's baseline comparisons and the entries it will save."""
 
@@ -226,6 +245,8 @@ class Gate:
         self.baseline: bl.Baseline | None = None
         self.judged: list[Judged] = []
         self._to_save: dict[bl.Key, bl.Entry] = {}
+        #: Measurements --hermit-save left out because their comparison failed, was refused or broke.
+        self.withheld: list[Withheld] = []
 
     @property
     def active(self) -> bool:
@@ -318,7 +339,7 @@ class Gate:
 
     def enforce(self, judged: Judged) -> None:
         """Fail the test when a verdict in --hermit-fail-on was reached."""
-        failed = [c for c in judged.comparisons if c.verdict in self.settings.fail_on]
+        failed = failed_verdicts(judged, self.settings.fail_on)
         if failed:
             raise Regression("\n".join(c.message(judged.measurement.env) for c in failed))
 
@@ -329,10 +350,46 @@ class Gate:
                 return judged.references.get(metric)
         return None
 
-    def record(self, measurement: Measurement, context: bl.Context) -> None:
+    def record(self, measurement: Measurement, context: bl.Context, judged: Judged | None = None) -> None:
+        """Queue a measurement for --hermit-save, unless its comparison failed.
+
+        After a comparison only a measurement whose verdicts all passed is
+        saved: saving a regression to the baseline it was compared with would
+        move the baseline to the slower numbers and let the next run pass.
+        The whole measurement is held back (its metrics are one family), and
+        the reason is kept for the summary. Without a comparison (--hermit-save
+        alone) every measurement is saved: that is how numbers are accepted
+        deliberately.
+        """
+        if judged is not None:
+            failed = failed_verdicts(judged, self.settings.fail_on)
+            if failed:
+                what = ", ".join(f"{c.metric} {c.verdict.word} ({c.change * 100:+.1f}%)" for c in failed)
+                verdicts = "/".join(sorted({c.verdict.name.lower() for c in failed}))
+                self.withhold(measurement.test_id, measurement.env, measurement.workload, f"{verdicts}: {what}")
+                return
         for samples in measurement.samples.values():
             entry = bl.Entry(measurement.test_id, measurement.env, samples, context)
             self._to_save[entry.key] = entry
+
+    def withhold(self, test: str, env: str, workload: str, reason: str) -> None:
+        """Note a measurement that --hermit-save will not save (only when saving)."""
+        if self.settings.save:
+            self.withheld.append(Withheld(test, env, workload, reason))
+
+    def withheld_lines(self) -> list[str]:
+        """The summary's account of what was not saved, and how to accept it deliberately."""
+        if not self.withheld:
+            return []
+        name = self.settings.save
+        count = len(self.withheld)
+        lines = [f"hermit: not saved to baseline {name!r} ({count} measurement(s); their entries stay as they were):"]
+        lines += [f"hermit:   {w.line()}" for w in self.withheld]
+        lines.append(
+            f"hermit: to accept such numbers deliberately, run again with --hermit-save={name} "
+            "and without --hermit-compare (every measurement that completes is then saved)"
+        )
+        return lines
 
     def save(self) -> Path | None:
         if not self.settings.save or not self._to_save:

@@ -111,8 +111,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     session = config.stash.get(SESSION_KEY, None)
-    if session is None or not session.measurements:
-        return
+    if session is None or not (session.measurements or session.notes):
+        return  # notes alone matter too: what was not saved when every run broke
     terminalreporter.section("hermit results")
     for line in summary_lines(session):
         terminalreporter.write_line(line)

@@ -288,6 +288,7 @@ def finish(session: HermitSession) -> bool:
         return False
     if saved is not None:
         session.notes.append(f"hermit: saved baseline {session.gate.settings.save!r} to {saved}")
+    session.notes.extend(session.gate.withheld_lines())
     try:
         session.notes.extend(write_all(session))
     except (OSError, HermitError) as exc:

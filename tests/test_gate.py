@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pytest_hermit import baselines as bl
 from pytest_hermit import stats
 from pytest_hermit.gate import Gate, GateSettings, GitState, Regression, git_info
 from pytest_hermit.measurement import Measurement
@@ -88,3 +89,32 @@ def test_git_info_says_when_tracked_files_have_uncommitted_changes(tmp_path: Pat
     assert git_info(tmp_path).dirty is False
     (tmp_path / "kernel.c").write_text("int y;\n")
     assert git_info(tmp_path) == GitState(clean.commit, "main", True)
+
+
+def _context() -> bl.Context:
+    return bl.Context("0", {}, bl.HostFingerprint(), "x", "workload=basic reps=3", None, None, "2026-01-01T00:00:00Z")
+
+
+def test_save_after_a_comparison_keeps_only_measurements_that_passed(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    reference = Samples.of("getpid", "cycles", boots(rng, 12, 100.0, 0.03))
+    gate = Gate(GateSettings(save="main", compare="main", baseline_dir=tmp_path))
+    slow = measurement(boots(rng, 12, 130.0, 0.03))
+    gate.record(slow, _context(), gate.judge_pairs(slow, lambda m: [(reference, m["getpid"])], _never))
+    assert gate.save() is None  # nothing to save: the file is not even written
+    assert not (tmp_path / "main.json").exists()
+    lines = gate.withheld_lines()
+    assert lines[0] == "hermit: not saved to baseline 'main' (1 measurement(s); their entries stay as they were):"
+    assert "regression: getpid regressed (+" in lines[1]
+    assert "--hermit-save=main and without --hermit-compare" in lines[-1]
+
+    same = measurement(boots(rng, 12, 100.0, 0.03))
+    gate.record(same, _context(), gate.judge_pairs(same, lambda m: [(reference, m["getpid"])], _never))
+    assert gate.save() == tmp_path / "main.json"
+    assert len(bl.load(tmp_path / "main.json")) == 1
+
+
+def test_without_a_comparison_every_measurement_is_saved(tmp_path: Path) -> None:
+    gate = Gate(GateSettings(save="main", baseline_dir=tmp_path))
+    gate.record(measurement([[130.0, 131.0], [129.0, 130.0]]), _context())
+    assert gate.save() is not None and not gate.withheld_lines()

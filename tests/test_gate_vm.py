@@ -88,3 +88,42 @@ def test_concurrent_saves_lose_nothing(tmp_path: Path) -> None:
         p.join(30)
         assert p.exitcode == 0
     assert len(bl.load(path)) == 8
+
+
+def test_a_regression_is_not_saved_to_the_baseline_it_was_compared_with(pytester: pytest.Pytester) -> None:
+    """--hermit-compare=main --hermit-save=main must not move main to the slower numbers."""
+    pytester.makepyfile(test_user_gate=GATE_TEST)
+    small = ("--hermit-env=qemu", "--hermit-boots=4", "--hermit-reps=3", "--hermit-timeout=120")
+    run_pytest(pytester, *small, "--hermit-save=main").assert_outcomes(passed=1)
+    path = pytester.path / ".hermit" / "baselines" / "main.json"
+    # Make the regression certain: the same context (this host, guest, command
+    # line), every number halved, and 12 boots so 4 current boots can decide.
+    faster = [
+        bl.Entry(
+            e.test,
+            e.env,
+            Samples(
+                e.samples.metric,
+                e.samples.unit,
+                tuple(tuple(v / 2 for v in boot) for boot in e.samples.per_boot * 3),
+                e.samples.direction,
+            ),
+            e.context,
+        )
+        for e in bl.load(path)
+    ]
+    bl.save_merge(path, faster)
+    before = path.read_bytes()
+
+    result = run_pytest(pytester, *small, "--hermit-compare=main", "--hermit-save=main")
+    result.assert_outcomes(failed=1)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            "*not saved to baseline 'main' (1 measurement(s); their entries stay as they were):",
+            "*test_user_gate.py::test_basic[[]qemu[]] basic: regression: getpid regressed (+*",
+            "*run again with --hermit-save=main and without --hermit-compare*",
+        ]
+    )
+    assert "saved baseline 'main'" not in result.stdout.str()
+    assert path.read_bytes() == before
