@@ -224,12 +224,13 @@ class Withheld:
 
     test: str
     env: str
-    workload: str
+    #: The hermit_run call's identity (measurement.run).
+    run: str
     #: "regression: getpid regressed (+60.2%)", "refused: ...", "broken run: ...".
     reason: str
 
     def line(self) -> str:
-        return f"{self.test} {self.workload}: {self.reason}"
+        return f"{self.test} {self.run}: {self.reason}"
 
 
 def failed_verdicts(judged: Judged, fail_on: frozenset[stats.Verdict]) -> list[stats.Comparison]:
@@ -272,6 +273,7 @@ class Gate:
                 self.baseline,
                 measurement.test_id,
                 measurement.env,
+                measurement.run,
                 metric,
                 context,
                 allow_foreign=self.settings.allow_foreign,
@@ -284,7 +286,7 @@ class Gate:
         assert self.baseline is not None
         out = []
         for metric, current in measurement.samples.items():
-            entry = self.baseline.get(measurement.test_id, measurement.env, metric)
+            entry = self.baseline.get(measurement.test_id, measurement.env, measurement.run, metric)
             assert entry is not None
             out.append((entry.samples, current))
         return out
@@ -366,16 +368,16 @@ class Gate:
             if failed:
                 what = ", ".join(f"{c.metric} {c.verdict.word} ({c.change * 100:+.1f}%)" for c in failed)
                 verdicts = "/".join(sorted({c.verdict.name.lower() for c in failed}))
-                self.withhold(measurement.test_id, measurement.env, measurement.workload, f"{verdicts}: {what}")
+                self.withhold(measurement.test_id, measurement.env, measurement.run, f"{verdicts}: {what}")
                 return
         for samples in measurement.samples.values():
-            entry = bl.Entry(measurement.test_id, measurement.env, samples, context)
+            entry = bl.Entry(measurement.test_id, measurement.env, samples, context, measurement.run)
             self._to_save[entry.key] = entry
 
-    def withhold(self, test: str, env: str, workload: str, reason: str) -> None:
+    def withhold(self, test: str, env: str, run: str, reason: str) -> None:
         """Note a measurement that --hermit-save will not save (only when saving)."""
         if self.settings.save:
-            self.withheld.append(Withheld(test, env, workload, reason))
+            self.withheld.append(Withheld(test, env, run, reason))
 
     def withheld_lines(self) -> list[str]:
         """The summary's account of what was not saved, and how to accept it deliberately."""

@@ -28,7 +28,7 @@ def measure(session: HermitSession, req: RunRequest, progress: Progress) -> tupl
     try:
         measurement = run(session.conns, req, progress)
     except Exception as exc:
-        gate.withhold(req.test_id, req.env.name, req.workload, _why(exc))
+        gate.withhold(req.test_id, req.env.name, req.run or req.workload, _why(exc))
         raise
     if not gate.active:
         return measurement, None
@@ -46,7 +46,7 @@ def measure(session: HermitSession, req: RunRequest, progress: Progress) -> tupl
         try:
             judged = gate.judge(measurement, context, more)
         except Exception as exc:  # refused, or a boot added while undecided broke: nothing to save
-            gate.withhold(req.test_id, req.env.name, req.workload, _why(exc))
+            gate.withhold(req.test_id, req.env.name, req.run or req.workload, _why(exc))
             raise
         measurement = judged.measurement
     if gate.settings.save:

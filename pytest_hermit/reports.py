@@ -58,10 +58,11 @@ def _samples_doc(samples: Samples) -> dict[str, Any]:
 
 def results_json(measurements: list[Measurement], judged: list[Judged], context: dict[str, Any]) -> dict[str, Any]:
     """Every sample, every verdict and the run's context (schema documented in docs/reports.md)."""
-    verdicts: dict[tuple[str, str, str], dict[str, Any]] = {}
+    verdicts: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for j in judged:
+        m = j.measurement
         for c in j.comparisons:
-            verdicts[(j.measurement.test_id, j.measurement.env, c.metric)] = {
+            verdicts[(m.test_id, m.env, m.run, c.metric)] = {
                 "verdict": c.verdict.name.lower(),
                 "change": c.change,
                 "interval": [c.interval.low, c.interval.high],
@@ -79,6 +80,7 @@ def results_json(measurements: list[Measurement], judged: list[Judged], context:
             {
                 "test": m.test_id,
                 "env": m.env,
+                "run": m.run,
                 "workload": m.workload,
                 "boots": m.boots,
                 "reps": m.reps,
@@ -88,7 +90,7 @@ def results_json(measurements: list[Measurement], judged: list[Judged], context:
                 "emulated": m.emulated,
                 "transcripts": [str(p) for p in m.transcripts],
                 "metrics": {
-                    name: {**_samples_doc(s), "comparison": verdicts.get((m.test_id, m.env, name))}
+                    name: {**_samples_doc(s), "comparison": verdicts.get((m.test_id, m.env, m.run, name))}
                     for name, s in m.samples.items()
                 },
             }
@@ -158,14 +160,17 @@ def benchmark_json(measurements: Iterable[Measurement], git: GitState, now: dt.d
         for name, s in m.samples.items():
             values, conversion = _seconds(s, m.tsc_khz)
             base = m.test_id.split("::")[-1]
+            # A test's only (or first plain) run keeps the short name; other runs say which they are.
+            which = name if m.run == m.workload else f"{m.run}:{name}"
             benchmarks.append(
                 {
                     "group": f"{m.workload}:{name}",
-                    "name": f"{base}:{name}",
-                    "fullname": f"{m.test_id}:{name}",
+                    "name": f"{base}:{which}",
+                    "fullname": f"{m.test_id}:{which}",
                     "params": {"env": m.env},
                     "param": m.env,
                     "extra_info": {
+                        "run": m.run,
                         "metric": name,
                         "unit": s.unit,
                         "direction": s.direction.value,

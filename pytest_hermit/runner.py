@@ -44,6 +44,8 @@ class RunRequest:
     planned: int | None = None
     #: Number of the first boot (adaptive sampling adds boots to an earlier run).
     first_boot: int = 1
+    #: The call's identity within its test (measurement.RunIds); default: the workload.
+    run: str = ""
 
 
 def safe_name(text: str) -> str:
@@ -116,4 +118,5 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
         tsc_khz=info.tsc_khz if info else None,
         emulated=request.emulated,
         test_id=request.test_id,
+        run=request.run,
     )

@@ -112,7 +112,8 @@ def test_a_missing_entry_is_reported_and_refused(bdir: Path, capsys: pytest.Capt
     assert main(["compare", "main", "kvm-only", "--dir", str(bdir)]) == EXIT_REFUSED
     out = capsys.readouterr().out
     assert (
-        "not compared: getpid of tests/test_perf.py::test_basic[qemu] on qemu is in 'main' but not in 'kvm-only'" in out
+        "not compared: getpid of tests/test_perf.py::test_basic[qemu] run 'basic' on qemu "
+        "is in 'main' but not in 'kvm-only'" in out
     )
 
 

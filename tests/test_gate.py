@@ -118,3 +118,34 @@ def test_without_a_comparison_every_measurement_is_saved(tmp_path: Path) -> None
     gate = Gate(GateSettings(save="main", baseline_dir=tmp_path))
     gate.record(measurement([[130.0, 131.0], [129.0, 130.0]]), _context())
     assert gate.save() is not None and not gate.withheld_lines()
+
+
+def test_two_runs_in_one_test_are_judged_saved_and_reported_separately(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from pytest_hermit.reports import results_json
+    from pytest_hermit.summary import build_comparison_tables, build_tables
+
+    rng = np.random.default_rng(11)
+    test = "tests/test_perf.py::test_sizes[qemu]"
+    small = replace(measurement(boots(rng, 8, 100.0, 0.03)), test_id=test, run="basic")
+    large = replace(measurement(boots(rng, 8, 400.0, 0.03)), test_id=test, run="basic iters=4000")
+    saver = Gate(GateSettings(save="main", baseline_dir=tmp_path))
+    for m in (small, large):
+        saver.record(m, _context())
+    saver.save()
+    assert len(bl.load(tmp_path / "main.json")) == 2
+
+    gate = Gate(GateSettings(compare="main", baseline_dir=tmp_path))
+    gate.load()
+    again_small = replace(small, samples={"getpid": Samples.of("getpid", "cycles", boots(rng, 8, 100.0, 0.03))})
+    again_large = replace(large, samples={"getpid": Samples.of("getpid", "cycles", boots(rng, 8, 400.0, 0.03))})
+    judged = [gate.judge(m, _context(), _never) for m in (again_small, again_large)]
+    # each against its own entry: 100 vs 100 and 400 vs 400, not one run's numbers against the other's
+    assert [j.comparisons[0].verdict for j in judged] == [stats.Verdict.UNCHANGED] * 2
+
+    runs = results_json([again_small, again_large], judged, {})["runs"]
+    assert [r["run"] for r in runs] == ["basic", "basic iters=4000"]
+    assert [round(r["metrics"]["getpid"]["comparison"]["baseline_location"], -1) for r in runs] == [100, 400]
+    assert len(build_tables([again_small, again_large])) == 2
+    assert len(build_comparison_tables(judged, "main")) == 2

@@ -127,3 +127,27 @@ def test_a_regression_is_not_saved_to_the_baseline_it_was_compared_with(pytester
     )
     assert "saved baseline 'main'" not in result.stdout.str()
     assert path.read_bytes() == before
+
+
+TWO_RUNS_TEST = """
+def test_sizes(hermit_run):
+    hermit_run("basic")
+    hermit_run("basic", cmdline="iters=100000")
+"""
+
+
+def test_two_runs_in_one_test_keep_their_own_baseline_entries(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_user_gate=TWO_RUNS_TEST)
+    small = ("--hermit-env=qemu", "--hermit-boots=3", "--hermit-reps=2", "--hermit-timeout=120")
+    run_pytest(pytester, *small, "--hermit-save=main").assert_outcomes(passed=1)
+    baseline = bl.load(pytester.path / ".hermit" / "baselines" / "main.json")
+    assert {e.run for e in baseline} == {"basic", "basic iters=100000"} and len(baseline) == 8
+
+    result = run_pytest(pytester, *small, "--hermit-compare=main", "--hermit-json=r.json", "--junitxml=j.xml")
+    result.assert_outcomes(passed=1)  # before run identities, the first call was refused (another command line)
+    runs = json.loads((pytester.path / "r.json").read_text())["runs"]
+    assert [r["run"] for r in runs] == ["basic", "basic iters=100000"]
+    assert all(r["metrics"]["getpid"]["comparison"] is not None for r in runs)
+    junit = (pytester.path / "j.xml").read_text()
+    assert 'name="hermit.qemu.basic.getpid.verdict"' in junit
+    assert 'name="hermit.qemu.basic iters=100000.getpid.verdict"' in junit
