@@ -3,6 +3,7 @@
 CI acts differently on each: a regression blames the change; a broken run
 (VM, libvirt, guest crash, timeout, unparsable output) blames the
 infrastructure and may be retried. Codes stay clear of pytest's own 0-5.
+A failed report or baseline write never hides the tests' status.
 """
 
 EXIT_OK = 0
@@ -15,3 +16,7 @@ EXIT_BROKEN = 6
 #: missing or corrupt, or (``pytest-hermit``) bad usage: fix the baseline or the
 #: setup; retrying changes nothing.
 EXIT_REFUSED = 7
+#: Every test passed, but the baseline could not be saved or a report could not
+#: be written (the error is in the terminal summary). When tests failed, their
+#: own status (1, 6, 7) is kept and the error is only printed.
+EXIT_OUTPUT = 8

@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pytest_hermit import __version__, stats
 from pytest_hermit import baselines as bl
@@ -25,6 +25,8 @@ from pytest_hermit.measurement import Measurement
 from pytest_hermit.samples import Samples
 
 DEFAULT_TOLERANCE = 0.05
+
+T = TypeVar("T")
 
 
 class Regression(HermitError, AssertionError):
@@ -322,15 +324,18 @@ class Gate:
         if max_boots and max_boots > measurement.boots:
             initial = measurement.boots
             while True:
-                step = stats.next_step_all(
-                    pairs_of(measurement), tolerance_for, initial_boots=initial, max_boots=max_boots
+                step = self._statistics(
+                    measurement,
+                    lambda m: stats.next_step_all(
+                        pairs_of(m), tolerance_for, initial_boots=initial, max_boots=max_boots
+                    ),
                 )
                 if step.done:
                     comparisons = list(step.comparisons)
                     break
                 measurement = measurement.merged(more(step.add_boots))
         else:
-            comparisons = stats.judge_all(pairs_of(measurement), tolerance_for)
+            comparisons = self._statistics(measurement, lambda m: stats.judge_all(pairs_of(m), tolerance_for))
         judged = Judged(
             measurement,
             comparisons,
@@ -338,6 +343,37 @@ class Gate:
         )
         self.judged.append(judged)
         return judged
+
+    def _statistics(self, measurement: Measurement, compute: Callable[[Measurement], T]) -> T:
+        """Run the statistics; numbers they cannot compare are a refusal (exit 7), not a crash (exit 1).
+
+        stats raises ValueError naming the side and metric for a baseline of
+        one boot, a median that is not positive, or a changed unit.
+        """
+        try:
+            return compute(measurement)
+        except ValueError as exc:
+            name = self.settings.compare if self.baseline is not None else None
+            against = f"baseline {name!r}" if name else "image A"
+            record = f"record the baseline again (--hermit-save={name} without --hermit-compare)" if name else ""
+            text = str(exc)
+            if "1 boot" in text:
+                side = "baseline" if text.startswith("baseline") else "current"
+                redo = (
+                    f"{record} with --hermit-boots of at least 2 (10 or more recommended)"
+                    if side == "baseline" and name
+                    else "give this run at least 2 boots (--hermit-boots, or hermit_run(boots=...))"
+                )
+            elif "not positive" in text:
+                redo = "a metric whose value can be 0 cannot be judged by relative change: fix the guest's output"
+            elif "mismatch" in text:
+                redo = f"the metric changed its unit or direction since the baseline: {record or 'rebuild image A'}"
+            else:
+                redo = record or "check image A's output"
+            raise NotComparable(
+                f"{against}, test {measurement.test_id or '?'} run {measurement.run!r} on {measurement.env}: "
+                f"the statistics cannot compare these numbers: {text}. What to do: {redo}"
+            ) from None
 
     def enforce(self, judged: Judged) -> None:
         """Fail the test when a verdict in --hermit-fail-on was reached."""

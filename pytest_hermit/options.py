@@ -293,6 +293,15 @@ class Settings:
                 f"--hermit-max-boots={max_boots} needs --hermit-boots of at least 2 and at most {max_boots} "
                 f"(got {boots}): adaptive sampling starts with --hermit-boots and adds boots up to the maximum"
             )
+        plot = path_option("plot", False)
+        if plot is not None:
+            # At start-up, not after every boot of the run: a missing matplotlib is a usage error.
+            from pytest_hermit.plots import PlotError, require_matplotlib
+
+            try:
+                require_matplotlib()
+            except PlotError as exc:
+                raise pytest.UsageError(str(exc)) from None
         state_default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pytest-hermit"
         return cls(
             env_spec=value("env", env_list),
@@ -311,7 +320,7 @@ class Settings:
             report_md=path_option("report-md", False),
             json=path_option("json", False),
             benchmark_json=path_option("benchmark-json", False),
-            plot=path_option("plot", False),
+            plot=plot,
             ab_kernel=path_option("ab", True),
             ab_initrd=path_option("ab-initrd", True),
             ab_cmdline=(value("ab-cmdline", str) or "").strip(),

@@ -50,7 +50,15 @@ if TYPE_CHECKING:
 
     from pytest_hermit.baselines import Baseline
 
-__all__ = ["BaselineLookup", "PlotError", "baseline_lookup", "file_part", "names_of_tests", "write_plots"]
+__all__ = [
+    "BaselineLookup",
+    "PlotError",
+    "baseline_lookup",
+    "file_part",
+    "names_of_tests",
+    "require_matplotlib",
+    "write_plots",
+]
 
 #: ``baseline_samples(measurement, metric)``: the baseline's samples of that metric, or None.
 BaselineLookup = Callable[[Measurement, str], Samples | None]
@@ -207,6 +215,17 @@ def _collect(measurements: Sequence[Measurement], judged: Sequence[Judged]) -> l
 # --------------------------------------------------------------------------- public API
 
 
+def require_matplotlib() -> None:
+    """:class:`PlotError` when matplotlib cannot be imported (checked at start-up for --hermit-plot)."""
+    try:
+        from matplotlib.figure import Figure  # noqa: F401
+    except ImportError as exc:
+        raise PlotError(
+            f"--hermit-plot needs matplotlib, which cannot be imported ({exc}): "
+            "pip install 'pytest-hermit[plots]' (or matplotlib), or leave out --hermit-plot"
+        ) from None
+
+
 def write_plots(
     directory: Path,
     measurements: Sequence[Measurement],
@@ -224,10 +243,7 @@ def write_plots(
     names the baseline in the pictures. Metrics without values are left out;
     one boot, no baseline or no comparison all still give a picture.
     """
-    try:
-        from matplotlib.figure import Figure  # noqa: F401 - fail early with a clear message
-    except ImportError as exc:
-        raise PlotError("--hermit-plot needs matplotlib: pip install 'pytest-hermit[plots]' (or matplotlib)") from exc
+    require_matplotlib()
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

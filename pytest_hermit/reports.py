@@ -285,18 +285,22 @@ def write_all(session: HermitSession) -> list[str]:
 
 
 def finish(session: HermitSession) -> bool:
-    """Save the baseline and write the reports at the end of the run; False if either failed."""
+    """Save the baseline and write the reports at the end of the run; False if either failed.
+
+    A failed save does not stop the reports (they say what was measured).
+    """
+    ok = True
     try:
         saved = session.gate.save()
-    except HermitError as exc:
-        session.notes.append(f"hermit: could not save the baseline: {exc}")
-        return False
+    except (OSError, HermitError) as exc:
+        session.notes.append(f"hermit: ERROR: could not save the baseline: {exc}")
+        saved, ok = None, False
     if saved is not None:
         session.notes.append(f"hermit: saved baseline {session.gate.settings.save!r} to {saved}")
     session.notes.extend(session.gate.withheld_lines())
     try:
         session.notes.extend(write_all(session))
     except (OSError, HermitError) as exc:
-        session.notes.append(f"hermit: could not write a report: {exc}")
-        return False
-    return True
+        session.notes.append(f"hermit: ERROR: could not write a report: {exc}")
+        ok = False
+    return ok

@@ -10,8 +10,10 @@ import pytest
 
 from pytest_hermit import baselines as bl
 from pytest_hermit import stats
+from pytest_hermit.errors import NotComparable
 from pytest_hermit.gate import Gate, GateSettings, GitState, Regression, git_info
 from pytest_hermit.measurement import Measurement
+from pytest_hermit.outcomes import Kind, classify
 from pytest_hermit.samples import Samples
 
 
@@ -149,3 +151,27 @@ def test_two_runs_in_one_test_are_judged_saved_and_reported_separately(tmp_path:
     assert [round(r["metrics"]["getpid"]["comparison"]["baseline_location"], -1) for r in runs] == [100, 400]
     assert len(build_tables([again_small, again_large])) == 2
     assert len(build_comparison_tables(judged, "main")) == 2
+
+
+@pytest.mark.parametrize(
+    ("reference", "current", "words"),
+    [
+        (Samples.of("getpid", "cycles", [[9.0, 9.0]]), [[9.0, 9.0], [9.5, 9.0]], "with --hermit-boots of at least 2"),
+        (Samples.of("getpid", "cycles", [[0.0], [0.0]]), [[9.0], [9.5]], "can be 0 cannot be judged"),
+        (Samples.of("getpid", "ns", [[9.0], [9.5]]), [[9.0], [9.5]], "changed its unit"),
+    ],
+)
+def test_numbers_the_statistics_cannot_compare_are_refused_not_a_crash(
+    tmp_path: Path, reference: Samples, current: list[list[float]], words: str
+) -> None:
+    bl.save_merge(tmp_path / "main.json", [bl.Entry("t::x[qemu]", "qemu", reference, _context(), "basic")])
+    gate = Gate(GateSettings(compare="main", baseline_dir=tmp_path))
+    gate.load()
+    m = measurement(current)
+    m = Measurement(**{**m.__dict__, "test_id": "t::x[qemu]"})
+    with pytest.raises(NotComparable) as caught:
+        gate.judge(m, _context(), _never)
+    text = str(caught.value)
+    assert text.startswith("baseline 'main', test t::x[qemu] run 'basic' on qemu: the statistics cannot compare")
+    assert "'getpid'" in text and words in text
+    assert classify(caught.value) is Kind.REFUSED  # exit 7, not pytest's 1
