@@ -46,6 +46,7 @@ from pytest_hermit.measurement import CODE_CHANGE_KEYS, identity_from_cmdline
 from pytest_hermit.samples import Direction, Samples
 
 __all__ = [
+    "DEFINITION_KEYS",
     "IGNORED_CMDLINE_KEYS",
     "READABLE_VERSIONS",
     "SCHEMA",
@@ -67,6 +68,7 @@ __all__ = [
     "refusal",
     "refuse_cmdline",
     "refuse_emulation",
+    "refuse_environment",
     "refuse_host",
     "refuse_missing",
     "save_merge",
@@ -80,9 +82,15 @@ VERSION = 2
 READABLE_VERSIONS = (1, 2)
 
 #: Command line keys that do not make numbers incomparable: ``inject=`` is the
-#: knob that stands in for a change of the code under test, ``reps=`` only
-#: changes how many repetitions each boot holds.
-IGNORED_CMDLINE_KEYS = CODE_CHANGE_KEYS | {"reps"}
+#: knob that stands in for a change of the code under test. ``reps=`` is
+#: compared: a boot's median over 3 repetitions is not distributed like one
+#: over 20, and the guest calibrates per repetition.
+IGNORED_CMDLINE_KEYS = CODE_CHANGE_KEYS
+
+#: Fields of the environment definition that change the numbers: compared
+#: between baseline and run (name is part of the key; uri and base are how
+#: the VM is reached and what it derives from, not what it is).
+DEFINITION_KEYS = ("domain_type", "os_type", "machine", "boot", "cpu_model", "memory_mib", "vcpus")
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
@@ -524,11 +532,32 @@ def refuse_emulation(saved: Context, current: Context) -> str | None:
 
 
 def refuse_cmdline(saved: Context, current: Context) -> str | None:
-    """A reason when the guest ran another command line (``inject=``/``reps=`` aside)."""
+    """A reason when the guest ran another command line, repetitions included (``inject=`` aside)."""
     diff = cmdline_difference(saved.guest_cmdline, current.guest_cmdline)
     if diff is None:
         return None
-    return f"the guest command line differs from the baseline's ({diff}): another workload setting is not comparable"
+    return (
+        f"the guest command line differs from the baseline's ({diff}): numbers from another workload setting "
+        "or another number of repetitions per boot (reps=) are not comparable; run with the baseline's "
+        "settings, or record the baseline again with these"
+    )
+
+
+def refuse_environment(saved: Context, current: Context) -> str | None:
+    """A reason when the environment definition (memory, vCPUs, machine, CPU...) differs."""
+    a, b = saved.environment, current.environment
+    diffs = [
+        f"{k} {a.get(k, '<unset>')!r} vs {b.get(k, '<unset>')!r}"
+        for k in DEFINITION_KEYS
+        if a.get(k, "<unset>") != b.get(k, "<unset>")
+    ]
+    if not diffs:
+        return None
+    return (
+        "the environment is defined differently from the baseline's ("
+        + "; ".join(diffs)
+        + "): another VM shape is not comparable; use the baseline's definition, or record the baseline again"
+    )
 
 
 def refuse_missing(baseline: Baseline, test: str, env: str, run: str, metric: str | None = None) -> str | None:
@@ -564,7 +593,7 @@ def refusal(
     *,
     allow_foreign: bool = False,
 ) -> str | None:
-    """The first reason not to compare (missing, emulation, host, command line), or None."""
+    """The first reason not to compare (missing, emulation, host, environment, command line), or None."""
     missing = refuse_missing(baseline, test, env, run, metric)
     if missing:
         return missing
@@ -573,6 +602,7 @@ def refusal(
     for reason in (
         refuse_emulation(entry.context, current),
         refuse_host(entry.context, current, allow_foreign=allow_foreign),
+        refuse_environment(entry.context, current),
         refuse_cmdline(entry.context, current),
     ):
         if reason:

@@ -195,6 +195,7 @@ def _cmd_compare(args: argparse.Namespace, out: _Out) -> int:
         for reason in (
             bl.refuse_emulation(ea.context, eb.context),
             bl.refuse_host(ea.context, eb.context, allow_foreign=args.allow_foreign_baseline),
+            bl.refuse_environment(ea.context, eb.context),
             bl.refuse_cmdline(ea.context, eb.context),
         ):
             if reason:

@@ -92,7 +92,9 @@ class HermitSession:
         """The context a measurement was taken in (host fingerprint asked once per environment)."""
         if env.name not in self._hosts:
             conn = self.conns.open(env)
-            self._hosts[env.name] = host_fingerprint(conn, is_local(env.uri), measurement.hypervisor, env.emulated)
+            self._hosts[env.name] = host_fingerprint(
+                conn, is_local(env.uri), measurement.hypervisor, env.emulated, env.domain_type
+            )
         if self._git is None:
             self._git = git_info(self.settings.rootdir)
         return context_for(measurement, env, self.guest, self._hosts[env.name], self._git, dt.datetime.now())

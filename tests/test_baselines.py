@@ -212,8 +212,10 @@ def test_emulation_against_hardware_is_refused_even_when_foreign_is_allowed() ->
     assert full is not None and "emulated" in full
 
 
-def test_another_command_line_is_refused_but_injection_and_reps_are_not() -> None:
-    assert bl.refuse_cmdline(context(), context(guest_cmdline="workload=basic reps=5 inject=getpid:30")) is None
+def test_another_command_line_or_repetitions_are_refused_but_injection_is_not() -> None:
+    assert bl.refuse_cmdline(context(), context(guest_cmdline="workload=basic reps=20 inject=getpid:30")) is None
+    reps = bl.refuse_cmdline(context(), context(guest_cmdline="workload=basic reps=5"))
+    assert reps is not None and "(reps=20 vs reps=5)" in reps and "repetitions per boot" in reps
     reason = bl.refuse_cmdline(context(), context(guest_cmdline="workload=basic reps=20 mallocs=128"))
     assert reason is not None and "mallocs=<unset> vs mallocs=128" in reason
     assert bl.cmdline_difference("a=1 a=2", "a=2") is None  # a later word wins, as in the guest
@@ -250,3 +252,15 @@ def test_version_1_files_are_read_with_the_default_identity() -> None:
     b = bl.from_document(document)
     assert {e.run for e in b} == {"basic", "stream"}
     assert bl.to_document(b)["version"] == bl.VERSION == 2
+
+
+def test_another_environment_definition_is_refused_naming_the_fields() -> None:
+    same = context(environment={**context().environment, "uri": "qemu+ssh://elsewhere/system"})
+    assert bl.refuse_environment(context(), same) is None  # how the VM is reached is not what it is
+    bigger = context(environment={**context().environment, "memory_mib": 2048, "vcpus": 2, "machine": "q35"})
+    reason = bl.refuse_environment(context(), bigger)
+    assert reason is not None
+    assert "machine '<unset>' vs 'q35'; memory_mib 512 vs 2048; vcpus 1 vs 2" in reason
+    b = bl.Baseline.of("main", [entry()])
+    full = bl.refusal(b, "tests/test_perf.py::test_basic[kvm]", "kvm", "basic", "getpid", bigger, allow_foreign=True)
+    assert full is not None and "memory_mib 512 vs 2048" in full  # not waived by --hermit-allow-foreign-baseline
