@@ -12,9 +12,10 @@ EXIT_REGRESSION = 1
 #: Only broken runs failed, no regression and no other failure: retry the infrastructure.
 EXIT_BROKEN = 6
 #: Numbers were refused, not compared (another host, emulation versus KVM, no
-#: baseline entry for a test, another guest command line), a baseline file is
-#: missing or corrupt, or (``pytest-hermit``) bad usage: fix the baseline or the
-#: setup; retrying changes nothing.
+#: baseline entry for a test, another environment definition, guest command
+#: line or number of repetitions, samples the statistics cannot use), a baseline
+#: file is missing or corrupt, or (``pytest-hermit``) bad usage: fix the
+#: baseline or the setup; retrying changes nothing.
 EXIT_REFUSED = 7
 #: Every test passed, but the baseline could not be saved or a report could not
 #: be written (the error is in the terminal summary). When tests failed, their

@@ -122,13 +122,15 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     (
         "save",
         "string",
-        "save every measurement as the named baseline (under --hermit-baseline-dir)",
+        "save the measurements as the named baseline (under --hermit-baseline-dir); with --hermit-compare "
+        "only those whose comparison passed (a regression, refusal or broken run keeps the old entries)",
         {"type": baseline_name, "metavar": "NAME"},
     ),
     (
         "compare",
         "string",
-        "compare every measurement with the named baseline; a regression fails its test",
+        "compare every measurement with the named baseline; a regression fails its test (exit 1), numbers "
+        "that cannot be compared are refused (exit 7)",
         {"type": baseline_name, "metavar": "NAME"},
     ),
     (
@@ -175,7 +177,12 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
         "write the measurements in pytest-benchmark's JSON format (for its compare/list)",
         {"metavar": "FILE"},
     ),
-    ("plot", "string", "write PNG plots of the per-boot distributions and the study's bar chart", {"metavar": "DIR"}),
+    (
+        "plot",
+        "string",
+        "write PNG plots of the per-boot distributions and the study's bar chart (needs matplotlib)",
+        {"metavar": "DIR"},
+    ),
     (
         "ab",
         "string",
