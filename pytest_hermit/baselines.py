@@ -1,16 +1,25 @@
 """Named baselines: versioned JSON files of samples with the context they were taken in.
 
 Layout: ``<dir>/<NAME>.json``. A file holds entries keyed by (test nodeid,
-environment, metric); each entry has its samples (unit, direction, boots x
-repetitions) and refers to a context (plugin version, environment
-definition, host fingerprint, guest image hash and command line, git commit
-and branch, date). Contexts are stored once and referred to by id, so a file
-stays small and readable by other tools::
+environment, run, metric), where ``run`` is the identity of the
+``hermit_run`` call within its test (:mod:`pytest_hermit.measurement`: the
+workload plus the test's command line words, ``basic`` or ``stream
+stream_n=2000000``, with `` #2`` for a repeated identical call). Each entry
+has its samples (unit, direction, boots x repetitions) and refers to a
+context (plugin version, environment definition, host fingerprint, guest
+image hash and command line, git commit, branch and dirty state, date).
+Contexts are stored once and referred to by id, so a file stays small and
+readable by other tools::
 
-    {"schema": "pytest-hermit/baseline", "version": 1, "name": "main",
+    {"schema": "pytest-hermit/baseline", "version": 2, "name": "main",
      "contexts": {"3f2a...": {...}},
-     "entries": [{"test": "...", "env": "kvm", "metric": "getpid", "unit": "cycles",
+     "entries": [{"test": "...", "env": "kvm", "run": "basic", "metric": "getpid", "unit": "cycles",
                   "direction": "lower", "per_boot": [[9, 9, 10], ...], "context": "3f2a..."}]}
+
+Version 1 files (no ``run``, keyed by test, environment and metric) are still
+read: each entry gets the identity its context's guest command line implies
+(the workload and the words after ``reps=``), which is what the first call
+of that kind gets today. Files are always written as version 2.
 
 Everything here is pure (dataclasses <-> JSON-shaped dicts, refusal checks
 returning a reason or ``None``) except :func:`load`, :func:`load_named`,
@@ -33,10 +42,13 @@ from pathlib import Path
 from typing import Any
 
 from pytest_hermit.errors import HermitError
+from pytest_hermit.measurement import CODE_CHANGE_KEYS, identity_from_cmdline
 from pytest_hermit.samples import Direction, Samples
 
 __all__ = [
+    "DEFINITION_KEYS",
     "IGNORED_CMDLINE_KEYS",
+    "READABLE_VERSIONS",
     "SCHEMA",
     "VERSION",
     "Baseline",
@@ -56,6 +68,7 @@ __all__ = [
     "refusal",
     "refuse_cmdline",
     "refuse_emulation",
+    "refuse_environment",
     "refuse_host",
     "refuse_missing",
     "save_merge",
@@ -64,17 +77,25 @@ __all__ = [
 ]
 
 SCHEMA = "pytest-hermit/baseline"
-VERSION = 1
+VERSION = 2
+#: Versions this module reads (1: entries without ``run``).
+READABLE_VERSIONS = (1, 2)
 
 #: Command line keys that do not make numbers incomparable: ``inject=`` is the
-#: knob that stands in for a change of the code under test, ``reps=`` only
-#: changes how many repetitions each boot holds.
-IGNORED_CMDLINE_KEYS = frozenset({"inject", "reps"})
+#: knob that stands in for a change of the code under test. ``reps=`` is
+#: compared: a boot's median over 3 repetitions is not distributed like one
+#: over 20, and the guest calibrates per repetition.
+IGNORED_CMDLINE_KEYS = CODE_CHANGE_KEYS
+
+#: Fields of the environment definition that change the numbers: compared
+#: between baseline and run (name is part of the key; uri and base are how
+#: the VM is reached and what it derives from, not what it is).
+DEFINITION_KEYS = ("domain_type", "os_type", "machine", "boot", "cpu_model", "memory_mib", "vcpus")
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
-#: (test nodeid, environment, metric)
-Key = tuple[str, str, str]
+#: (test nodeid, environment, run identity, metric)
+Key = tuple[str, str, str, str]
 
 
 class BaselineError(HermitError):
@@ -134,6 +155,9 @@ class Context:
     git_branch: str | None
     #: ISO 8601 date and time (UTC) of the measurement.
     date: str
+    #: True when the checkout had uncommitted changes to tracked files: the
+    #: numbers are not ``git_commit``'s. None when unknown (older files, no git).
+    git_dirty: bool | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -144,6 +168,7 @@ class Context:
             "guest_cmdline": self.guest_cmdline,
             "git_commit": self.git_commit,
             "git_branch": self.git_branch,
+            "git_dirty": self.git_dirty,
             "date": self.date,
         }
 
@@ -155,16 +180,22 @@ class Context:
 
 @dataclass(frozen=True)
 class Entry:
-    """The samples of one metric of one test in one environment."""
+    """The samples of one metric of one ``hermit_run`` call of one test in one environment."""
 
     test: str
     env: str
     samples: Samples
     context: Context
+    #: The call's identity within its test; default: what the context's command line implies.
+    run: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.run:
+            object.__setattr__(self, "run", identity_from_cmdline(self.context.guest_cmdline))
 
     @property
     def key(self) -> Key:
-        return (self.test, self.env, self.samples.metric)
+        return (self.test, self.env, self.run, self.samples.metric)
 
 
 @dataclass(frozen=True)
@@ -178,8 +209,8 @@ class Baseline:
     def of(cls, name: str, entries: Iterable[Entry]) -> Baseline:
         return cls(name, {e.key: e for e in entries})
 
-    def get(self, test: str, env: str, metric: str) -> Entry | None:
-        return self.entries.get((test, env, metric))
+    def get(self, test: str, env: str, run: str, metric: str) -> Entry | None:
+        return self.entries.get((test, env, run, metric))
 
     def __iter__(self) -> Iterator[Entry]:
         return iter(sorted(self.entries.values(), key=lambda e: e.key))
@@ -231,6 +262,7 @@ def to_document(baseline: Baseline) -> dict[str, Any]:
             {
                 "test": e.test,
                 "env": e.env,
+                "run": e.run,
                 "metric": e.samples.metric,
                 "unit": e.samples.unit,
                 "direction": e.samples.direction.value,
@@ -283,6 +315,9 @@ def _context_from(r: _Reader, d: dict[str, Any], where: str) -> Context:
     for key, value in (("git_commit", commit), ("git_branch", branch)):
         if value is not None and not isinstance(value, str):
             raise r.fail(f"{where}.{key} must be a string or null, found {value!r}")
+    dirty = d.get("git_dirty")
+    if dirty is not None and not isinstance(dirty, bool):
+        raise r.fail(f"{where}.git_dirty must be true, false or null, found {dirty!r}")
     return Context(
         plugin_version=r.text(d, "plugin_version", where, optional=True),
         environment=r.obj(d.get("environment", {}), f"{where}.environment"),
@@ -292,6 +327,7 @@ def _context_from(r: _Reader, d: dict[str, Any], where: str) -> Context:
         git_commit=commit,
         git_branch=branch,
         date=r.text(d, "date", where, optional=True),
+        git_dirty=dirty,
     )
 
 
@@ -302,9 +338,10 @@ def from_document(document: object, source: Path | str = "<document>") -> Baseli
     if doc.get("schema") != SCHEMA:
         raise r.fail(f"not a pytest-hermit baseline: schema is {doc.get('schema')!r}, expected {SCHEMA!r}")
     version = doc.get("version")
-    if version != VERSION:
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
         raise r.fail(
-            f"unknown baseline version {version!r}; this pytest-hermit reads version {VERSION} "
+            f"unknown baseline version {version!r}; this pytest-hermit reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))} "
             "(record the baseline again, or use the pytest-hermit that wrote it)"
         )
     name = r.text(doc, "name", "the document")
@@ -333,11 +370,13 @@ def from_document(document: object, source: Path | str = "<document>") -> Baseli
             for b, boot in enumerate(per_boot)
         )
         samples = Samples(r.text(e, "metric", where), r.text(e, "unit", where), values, direction)
-        entries.append(Entry(r.text(e, "test", where), r.text(e, "env", where), samples, contexts[ident]))
+        # version 1 has no run: Entry derives it from the context's command line
+        run = r.text(e, "run", where) if version >= 2 else ""
+        entries.append(Entry(r.text(e, "test", where), r.text(e, "env", where), samples, contexts[ident], run))
     keys = [en.key for en in entries]
     if len(set(keys)) != len(keys):
         dup = next(k for k in keys if keys.count(k) > 1)
-        raise r.fail(f"duplicate entry for test {dup[0]!r}, environment {dup[1]!r}, metric {dup[2]!r}")
+        raise r.fail(f"duplicate entry for test {dup[0]!r}, environment {dup[1]!r}, run {dup[2]!r}, metric {dup[3]!r}")
     return Baseline.of(name, entries)
 
 
@@ -423,7 +462,7 @@ def _write_atomically(path: Path, text: str) -> None:
 def save_merge(path: Path | str, new_entries: Iterable[Entry]) -> Baseline:
     """Merge ``new_entries`` into the baseline at ``path`` and write it atomically.
 
-    Entries with the same (test, environment, metric) are replaced; all others
+    Entries with the same (test, environment, run, metric) are replaced; all others
     are kept. Concurrent savers serialise on a lock file, so none loses the
     other's entries; readers see the old file or the new one, never a torn
     one. A corrupt or foreign existing file raises :class:`BaselineError` and
@@ -493,40 +532,79 @@ def refuse_emulation(saved: Context, current: Context) -> str | None:
 
 
 def refuse_cmdline(saved: Context, current: Context) -> str | None:
-    """A reason when the guest ran another command line (``inject=``/``reps=`` aside)."""
+    """A reason when the guest ran another command line, repetitions included (``inject=`` aside)."""
     diff = cmdline_difference(saved.guest_cmdline, current.guest_cmdline)
     if diff is None:
         return None
-    return f"the guest command line differs from the baseline's ({diff}): another workload setting is not comparable"
+    return (
+        f"the guest command line differs from the baseline's ({diff}): numbers from another workload setting "
+        "or another number of repetitions per boot (reps=) are not comparable; run with the baseline's "
+        "settings, or record the baseline again with these"
+    )
 
 
-def refuse_missing(baseline: Baseline, test: str, env: str, metric: str | None = None) -> str | None:
-    """A reason when the baseline holds nothing for (test, env[, metric])."""
-    matching = [e for e in baseline.entries.values() if e.test == test and e.env == env]
+def refuse_environment(saved: Context, current: Context) -> str | None:
+    """A reason when the environment definition (memory, vCPUs, machine, CPU...) differs."""
+    a, b = saved.environment, current.environment
+    diffs = [
+        f"{k} {a.get(k, '<unset>')!r} vs {b.get(k, '<unset>')!r}"
+        for k in DEFINITION_KEYS
+        if a.get(k, "<unset>") != b.get(k, "<unset>")
+    ]
+    if not diffs:
+        return None
+    return (
+        "the environment is defined differently from the baseline's ("
+        + "; ".join(diffs)
+        + "): another VM shape is not comparable; use the baseline's definition, or record the baseline again"
+    )
+
+
+def refuse_missing(baseline: Baseline, test: str, env: str, run: str, metric: str | None = None) -> str | None:
+    """A reason when the baseline holds nothing for (test, env, run[, metric])."""
+    in_env = [e for e in baseline.entries.values() if e.test == test and e.env == env]
+    matching = [e for e in in_env if e.run == run]
     if matching and (metric is None or any(e.samples.metric == metric for e in matching)):
         return None
-    if not matching:
+    if not in_env:
         envs = sorted({e.env for e in baseline.entries.values() if e.test == test})
         hint = f" (it has this test on: {', '.join(envs)})" if envs else " (it does not have this test at all)"
         return f"baseline {baseline.name!r} has no entry for test {test} on environment {env}{hint}"
+    if not matching:
+        runs = ", ".join(repr(r) for r in sorted({e.run for e in in_env}))
+        return (
+            f"baseline {baseline.name!r} has no run {run!r} of test {test} on environment {env} (it has: {runs}; "
+            "a run is the workload and the test's command line words, #2... for repeated identical calls)"
+        )
     have = ", ".join(sorted(e.samples.metric for e in matching))
-    return f"baseline {baseline.name!r} has no metric {metric!r} for test {test} on environment {env} (it has: {have})"
+    return (
+        f"baseline {baseline.name!r} has no metric {metric!r} for run {run!r} of test {test} "
+        f"on environment {env} (it has: {have})"
+    )
 
 
 def refusal(
-    baseline: Baseline, test: str, env: str, metric: str, current: Context, *, allow_foreign: bool = False
+    baseline: Baseline,
+    test: str,
+    env: str,
+    run: str,
+    metric: str,
+    current: Context,
+    *,
+    allow_foreign: bool = False,
 ) -> str | None:
-    """The first reason not to compare (missing, emulation, host, command line), or None."""
-    missing = refuse_missing(baseline, test, env, metric)
+    """The first reason not to compare (missing, emulation, host, environment, command line), or None."""
+    missing = refuse_missing(baseline, test, env, run, metric)
     if missing:
         return missing
-    entry = baseline.get(test, env, metric)
+    entry = baseline.get(test, env, run, metric)
     assert entry is not None
     for reason in (
         refuse_emulation(entry.context, current),
         refuse_host(entry.context, current, allow_foreign=allow_foreign),
+        refuse_environment(entry.context, current),
         refuse_cmdline(entry.context, current),
     ):
         if reason:
-            return f"baseline {baseline.name!r}, test {test} on {env}: {reason}"
+            return f"baseline {baseline.name!r}, test {test} run {run!r} on {env}: {reason}"
     return None

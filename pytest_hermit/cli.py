@@ -16,8 +16,9 @@ Exit status (shared with the plugin, see ``docs/statistics.md``):
   regressions that could be judged are real);
 * 7 (:data:`EXIT_REFUSED`): nothing regressed, but something could not be
   judged: a refused comparison (other host, emulation, other command line),
-  a missing entry, a missing or corrupt baseline file, or a usage error;
-* 4 (:data:`EXIT_BROKEN`): used by the plugin only, for runs whose VMs broke.
+  a missing entry, a missing or corrupt baseline file, or a usage error (e.g. a
+  baseline name that is not a plain file stem: one line on stderr);
+* 6 (:data:`EXIT_BROKEN`): used by the plugin only, for runs whose VMs broke.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ def _cmd_list(args: argparse.Namespace, out: _Out) -> int:
             continue
         contexts = [e.context for e in baseline]
         dates = sorted(c.date for c in contexts if c.date)
-        commits = sorted({c.git_commit[:10] for c in contexts if c.git_commit})
+        commits = sorted({c.git_commit[:10] + ("-dirty" if c.git_dirty else "") for c in contexts if c.git_commit})
         rows.append(
             Row(
                 name,
@@ -136,12 +137,22 @@ def _cmd_list(args: argparse.Namespace, out: _Out) -> int:
     return status
 
 
+def _run(run: str) -> str:
+    """A run's identity as it appears after a test id ("run 'basic' "), or nothing when unknown."""
+    return f"run {run!r} " if run else ""
+
+
+def _dirty(c: bl.Context) -> str:
+    """Said next to the commit, so nobody takes numbers of uncommitted code for the commit's."""
+    return " + uncommitted changes (dirty)" if c.git_dirty else ""
+
+
 def _cmd_show(args: argparse.Namespace, out: _Out) -> int:
     baseline = bl.load_named(args.dir, args.name)
-    by_test: dict[str, dict[str, list[bl.Entry]]] = defaultdict(lambda: defaultdict(list))
+    by_test: dict[tuple[str, str], dict[str, list[bl.Entry]]] = defaultdict(lambda: defaultdict(list))
     for e in baseline:
-        by_test[e.test][e.env].append(e)
-    for test, by_env in by_test.items():
+        by_test[(e.test, e.run)][e.env].append(e)
+    for (test, run), by_env in by_test.items():
         envs = sorted(by_env)
         units: dict[str, str] = {}
         cells: dict[str, dict[str, str]] = defaultdict(dict)
@@ -151,12 +162,13 @@ def _cmd_show(args: argparse.Namespace, out: _Out) -> int:
                 s = e.samples
                 cells[s.metric][env] = f"{stats.location(s):.1f} ({s.boots}x{s.reps})" if s.boots else "empty"
         rows = [Row(metric, unit, cells[metric]) for metric, unit in units.items()]
-        out.table(Table(f"{baseline.name}: {test} (trimmed geometric mean of boot medians, boots x reps)", envs, rows))
+        title = f"{baseline.name}: {test} {_run(run)}(trimmed geometric mean of boot medians, boots x reps)"
+        out.table(Table(title, envs, rows))
         for env in envs:
             c = by_env[env][0].context
             h = c.host
             out.line(
-                f"  {env}: {c.date or 'no date'}, commit {c.git_commit or '?'} ({c.git_branch or '?'}), "
+                f"  {env}: {c.date or 'no date'}, commit {c.git_commit or '?'}{_dirty(c)} ({c.git_branch or '?'}), "
                 f"guest {c.guest_sha256[:12] or '?'} '{c.guest_cmdline}', host {h.cpu_model or '?'}, "
                 f"kernel {h.host_kernel or '?'}, libvirt {h.libvirt_version or '?'}, qemu {h.qemu_version or '?'}, "
                 f"{h.hypervisor_signature or '?'}{' (emulated)' if h.emulated else ''}, "
@@ -170,32 +182,33 @@ def _cmd_compare(args: argparse.Namespace, out: _Out) -> int:
     a = bl.load_named(args.dir, args.name_a)
     b = bl.load_named(args.dir, args.name_b)
     problems: list[str] = []
-    groups: dict[tuple[str, str], list[tuple[bl.Entry, bl.Entry]]] = defaultdict(list)
+    groups: dict[tuple[str, str, str], list[tuple[bl.Entry, bl.Entry]]] = defaultdict(list)
     for key in sorted(a.entries.keys() | b.entries.keys()):
-        test, env, metric = key
+        test, env, run, metric = key
         ea, eb = a.entries.get(key), b.entries.get(key)
         if ea is None or eb is None:
             missing, other = (a, b) if ea is None else (b, a)
             problems.append(
-                f"not compared: {metric} of {test} on {env} is in {other.name!r} but not in {missing.name!r}"
+                f"not compared: {metric} of {test} {_run(run)}on {env} is in {other.name!r} but not in {missing.name!r}"
             )
             continue
         for reason in (
             bl.refuse_emulation(ea.context, eb.context),
             bl.refuse_host(ea.context, eb.context, allow_foreign=args.allow_foreign_baseline),
+            bl.refuse_environment(ea.context, eb.context),
             bl.refuse_cmdline(ea.context, eb.context),
         ):
             if reason:
-                problems.append(f"refused: {metric} of {test} on {env}: {reason}")
+                problems.append(f"refused: {metric} of {test} {_run(run)}on {env}: {reason}")
                 break
         else:
-            groups[(test, env)].append((ea, eb))
+            groups[(test, env, run)].append((ea, eb))
 
     verdicts: list[stats.Verdict] = []
     summary: dict[str, dict[str, str]] = defaultdict(dict)
     summary_units: dict[str, str] = {}
     level = f"{round(100 * args.confidence, 2):g}%"
-    for (test, env), pairs in groups.items():
+    for (test, env, run), pairs in groups.items():
         try:
             comparisons = stats.judge_all(
                 [(ea.samples, eb.samples) for ea, eb in pairs],
@@ -203,7 +216,7 @@ def _cmd_compare(args: argparse.Namespace, out: _Out) -> int:
                 confidence=args.confidence,
             )
         except ValueError as exc:
-            problems.append(f"not compared: {test} on {env}: {exc}")
+            problems.append(f"not compared: {test} {_run(run)}on {env}: {exc}")
             continue
         columns = ["A", "B", "change", f"CI ({level} family)", "p (Holm)", "verdict"]
         rows = []
@@ -225,11 +238,15 @@ def _cmd_compare(args: argparse.Namespace, out: _Out) -> int:
                 )
             )
             verdicts.append(c.verdict)
-            label = f"{test.split('[', 1)[0]} {c.metric}"
+            label = f"{test.split('[', 1)[0]} {_run(run)}{c.metric}"
             summary_units[label] = c.unit
             summary[label][env] = f"{cells['change']} {cells['verdict']}"
         out.table(
-            Table(f"{test} on {env}: {a.name} (A) -> {b.name} (B), tolerance {args.tolerance * 100:g}%", columns, rows)
+            Table(
+                f"{test} {_run(run)}on {env}: {a.name} (A) -> {b.name} (B), tolerance {args.tolerance * 100:g}%",
+                columns,
+                rows,
+            )
         )
         for c in comparisons:
             if c.verdict is stats.Verdict.REGRESSION:
@@ -237,7 +254,7 @@ def _cmd_compare(args: argparse.Namespace, out: _Out) -> int:
         if any(c.verdict is stats.Verdict.REGRESSION for c in comparisons):
             out.line()
 
-    envs = sorted({env for _, env in groups})
+    envs = sorted({env for _, env, _ in groups})
     if len(groups) > 1:
         rows = [Row(label, summary_units[label], cells) for label, cells in summary.items()]
         out.table(Table(f"summary: change {a.name} -> {b.name} (positive is worse)", envs, rows))

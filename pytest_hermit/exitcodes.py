@@ -3,6 +3,7 @@
 CI acts differently on each: a regression blames the change; a broken run
 (VM, libvirt, guest crash, timeout, unparsable output) blames the
 infrastructure and may be retried. Codes stay clear of pytest's own 0-5.
+A failed report or baseline write never hides the tests' status.
 """
 
 EXIT_OK = 0
@@ -11,7 +12,12 @@ EXIT_REGRESSION = 1
 #: Only broken runs failed, no regression and no other failure: retry the infrastructure.
 EXIT_BROKEN = 6
 #: Numbers were refused, not compared (another host, emulation versus KVM, no
-#: baseline entry for a test, another guest command line), a baseline file is
-#: missing or corrupt, or (``pytest-hermit``) bad usage: fix the baseline or the
-#: setup; retrying changes nothing.
+#: baseline entry for a test, another environment definition, guest command
+#: line or number of repetitions, samples the statistics cannot use), a baseline
+#: file is missing or corrupt, or (``pytest-hermit``) bad usage: fix the
+#: baseline or the setup; retrying changes nothing.
 EXIT_REFUSED = 7
+#: Every test passed, but the baseline could not be saved or a report could not
+#: be written (the error is in the terminal summary). When tests failed, their
+#: own status (1, 6, 7) is kept and the error is only printed.
+EXIT_OUTPUT = 8

@@ -16,7 +16,7 @@ from pytest_hermit.errors import ConfigError
 from pytest_hermit.gate import Judged
 from pytest_hermit.guest import GuestImage
 from pytest_hermit.measure import measure
-from pytest_hermit.measurement import Measurement
+from pytest_hermit.measurement import Measurement, RunIds
 from pytest_hermit.runner import RunRequest, safe_name
 from pytest_hermit.state import OUTCOME_KEY, session_of
 from pytest_hermit.vm import BootRecord
@@ -70,7 +70,9 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
     ``m["getpid"]`` gives ``Samples`` with ``.unit``, ``.per_boot`` (per boot,
     the values of each repetition), ``.values`` and ``.median``; ``m.env``,
     ``m.workload`` and ``m.transcripts`` (one console transcript per boot)
-    say where they came from. Workloads of the reference guest: basic
+    say where they came from; ``m.run`` is the call's identity within the
+    test (workload and ``cmdline`` words, `` #2`` for a repeated identical
+    call), which keys its baseline entries. Workloads of the reference guest: basic
     (getpid, sched_yield, malloc, first_page_access in cycles), stream
     (stream_copy, stream_scale, stream_add, stream_triad in MB/s), hello
     (boot_time_guest, boot_time_host in ms). hermit-os benchmark blocks keep
@@ -88,6 +90,7 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
     calls = 0
     # One budget for every boot of the test, set when the test starts.
     deadline = time.monotonic() + settings.test_timeout if settings.test_timeout else None
+    run_ids = RunIds()
     availability = session.availability(hermit_env)
     terminal = request.config.pluginmanager.get_plugin("terminalreporter")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
@@ -122,6 +125,7 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
             iso_cache=settings.state_dir / "isos",
             deadline=deadline,
             test_timeout=settings.test_timeout,
+            run=run_ids.next(workload, cmdline),
         )
         measurement, judged = measure(session, req, progress)
         session.measurements.append(measurement)
@@ -138,7 +142,7 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
 
 def _record_properties(node: pytest.Item, measurement: Measurement, judged: Judged | None) -> None:
     """Metrics as test properties, so --junitxml carries them (median, change, verdict)."""
-    prefix = f"hermit.{measurement.env}.{measurement.workload}"
+    prefix = f"hermit.{measurement.env}.{measurement.run}"
     for name, samples in measurement.samples.items():
         node.user_properties.append((f"{prefix}.{name}.median", f"{samples.median:g} {samples.unit}"))
     for c in judged.comparisons if judged is not None else []:

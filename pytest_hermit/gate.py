@@ -11,10 +11,11 @@ import argparse
 import datetime as dt
 import platform
 import subprocess
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pytest_hermit import __version__, stats
 from pytest_hermit import baselines as bl
@@ -25,6 +26,8 @@ from pytest_hermit.measurement import Measurement
 from pytest_hermit.samples import Samples
 
 DEFAULT_TOLERANCE = 0.05
+
+T = TypeVar("T")
 
 
 class Regression(HermitError, AssertionError):
@@ -54,9 +57,11 @@ def verdict_set(text: str) -> frozenset[stats.Verdict]:
 
 
 def baseline_name(text: str) -> str:
+    """argparse type for --hermit-save/--hermit-compare (and their ini twins): a valid file stem."""
     try:
         return bl.validate_name(text)
-    except bl.BaselineError as exc:
+    except ValueError as exc:
+        # Uncaught, argparse says only "invalid value" and an ini value becomes an INTERNALERROR.
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
@@ -111,19 +116,42 @@ class GateSettings:
     allow_foreign: bool = False
 
 
-def git_info(rootdir: Path) -> tuple[str | None, str | None]:
-    """Commit and branch of the checkout under test, when it is one."""
+@dataclass(frozen=True)
+class GitState:
+    """The checkout under test: commit, branch, and whether tracked files differ from the commit."""
 
-    def git(*args: str) -> str | None:
+    commit: str | None = None
+    branch: str | None = None
+    #: True when tracked files have uncommitted changes: the numbers are not the commit's.
+    #: None when unknown (not a git checkout, git missing).
+    dirty: bool | None = None
+
+
+def git_info(rootdir: Path) -> GitState:
+    """Commit, branch and dirty state of the checkout under test, when it is one.
+
+    Untracked files do not count as dirty: build outputs and ``.hermit/``
+    itself are usually untracked, and would mark every run dirty.
+    """
+
+    def git(*args: str) -> subprocess.CompletedProcess[str] | None:
         try:
-            proc = subprocess.run(
+            return subprocess.run(
                 ["git", "-C", str(rootdir), *args], capture_output=True, text=True, timeout=10, check=False
             )
         except (OSError, subprocess.TimeoutExpired):
             return None
-        return proc.stdout.strip() or None if proc.returncode == 0 else None
 
-    return git("rev-parse", "HEAD"), git("rev-parse", "--abbrev-ref", "HEAD")
+    def out(*args: str) -> str | None:
+        proc = git(*args)
+        return proc.stdout.strip() or None if proc is not None and proc.returncode == 0 else None
+
+    commit = out("rev-parse", "HEAD")
+    if commit is None:
+        return GitState()
+    status = git("status", "--porcelain", "--untracked-files=no")
+    dirty = bool(status.stdout.strip()) if status is not None and status.returncode == 0 else None
+    return GitState(commit, out("rev-parse", "--abbrev-ref", "HEAD"), dirty)
 
 
 def cpu_model(cpuinfo: str) -> str:
@@ -133,25 +161,77 @@ def cpu_model(cpuinfo: str) -> str:
     return ""
 
 
-def host_fingerprint(conn: Any, local: bool, signature: str | None, emulated: bool) -> bl.HostFingerprint:
-    """What the numbers depend on beyond the guest: CPU, kernel, libvirt and hypervisor versions."""
+#: What a fingerprint field says when the host cannot tell (a remote host's kernel).
+UNKNOWN = "unknown"
+
+#: libvirt CPU models whose definition (cpu_map) includes svm, so capabilities
+#: do not list svm as an extra feature on such hosts. Intel models never include vmx.
+_MODELS_WITH_SVM = ("EPYC", "Opteron_G", "Dhyana")
+
+
+@dataclass(frozen=True)
+class HostCpu:
+    """The host CPU as libvirt's capabilities XML describes it (``<host><cpu>``)."""
+
+    #: libvirt's model name with vendor and CPUID signature: "Intel Skylake-Client-IBRS (family 6 model 142 ...)".
+    model: str
+    #: True when VT-x/AMD-V (vmx/svm) is there, False when not, None when the XML does not say.
+    hw_virt: bool | None
+
+
+def host_cpu(capabilities_xml: str) -> HostCpu:
+    """Parse ``virConnectGetCapabilities`` output; unknown fields say ``unknown``, never raise."""
+    try:
+        root = ET.fromstring(capabilities_xml)
+    except ET.ParseError:
+        return HostCpu(UNKNOWN, None)
+    cpu = root.find("host/cpu")
+    if cpu is None:
+        return HostCpu(UNKNOWN, None)
+    vendor = (cpu.findtext("vendor") or "").strip()
+    name = (cpu.findtext("model") or "").strip()
+    model = " ".join(w for w in (vendor, name) if w) or UNKNOWN
+    signature = cpu.find("signature")
+    if signature is not None and model != UNKNOWN:
+        parts = [f"{k} {signature.get(k)}" for k in ("family", "model", "stepping") if signature.get(k)]
+        if parts:
+            model += f" ({' '.join(parts)})"
+    features = {f.get("name") for f in cpu.findall("feature")}
+    if not name and not features:
+        return HostCpu(model, None)
+    hw_virt = bool(features & {"vmx", "svm"}) or name.startswith(_MODELS_WITH_SVM)
+    return HostCpu(model, hw_virt)
+
+
+def host_fingerprint(
+    conn: Any, local: bool, signature: str | None, emulated: bool, domain_type: str = ""
+) -> bl.HostFingerprint:
+    """What the numbers depend on beyond the guest: CPU, kernel, libvirt and hypervisor versions.
+
+    Locally the CPU comes from /proc/cpuinfo and the kernel from uname, as
+    before. A remote host is described by libvirt's capabilities XML (model,
+    vendor and CPUID signature of ``<host><cpu>``); libvirt does not report
+    the host kernel, so it is ``unknown`` (two unknowns compare equal, an
+    unknown and a known one do not). A remote kvm host without vmx/svm runs
+    KVM's instruction emulator: its numbers are emulated.
+    """
 
     def version(number: int) -> str:
         return f"{number // 1_000_000}.{number // 1000 % 1000}.{number % 1000}"
 
-    model = ""
-    kernel = ""
     if local:
         try:
-            model = cpu_model(Path("/proc/cpuinfo").read_text())
+            model = cpu_model(Path("/proc/cpuinfo").read_text()) or UNKNOWN
         except OSError:
-            model = ""
-        kernel = platform.release()
+            model = UNKNOWN
+        kernel = platform.release() or UNKNOWN
     else:
         try:
-            model = conn.getInfo()[0]
+            cpu = host_cpu(conn.getCapabilities())
         except Exception:  # noqa: BLE001 - a remote host that hides its CPU still has versions
-            model = ""
+            cpu = HostCpu(UNKNOWN, None)
+        model, kernel = cpu.model, UNKNOWN
+        emulated = emulated or (domain_type == "kvm" and cpu.hw_virt is False)
     return bl.HostFingerprint(
         cpu_model=model,
         host_kernel=kernel,
@@ -167,7 +247,7 @@ def context_for(
     env: Environment,
     guest: GuestImage,
     host: bl.HostFingerprint,
-    git: tuple[str | None, str | None],
+    git: GitState,
     now: dt.datetime,
 ) -> bl.Context:
     return bl.Context(
@@ -176,9 +256,10 @@ def context_for(
         host=host,
         guest_sha256=guest.sha256,
         guest_cmdline=measurement.cmdline,
-        git_commit=git[0],
-        git_branch=git[1],
+        git_commit=git.commit,
+        git_branch=git.branch,
         date=now.astimezone(dt.UTC).isoformat(timespec="seconds"),
+        git_dirty=git.dirty,
     )
 
 
@@ -192,6 +273,26 @@ class Judged:
     references: dict[str, Samples] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Withheld:
+    """A measurement --hermit-save did not save, and why (said in the terminal summary)."""
+
+    test: str
+    env: str
+    #: The hermit_run call's identity (measurement.run).
+    run: str
+    #: "regression: getpid regressed (+60.2%)", "refused: ...", "broken run: ...".
+    reason: str
+
+    def line(self) -> str:
+        return f"{self.test} {self.run}: {self.reason}"
+
+
+def failed_verdicts(judged: Judged, fail_on: frozenset[stats.Verdict]) -> list[stats.Comparison]:
+    """The comparisons whose verdict fails the test under --hermit-fail-on."""
+    return [c for c in judged.comparisons if c.verdict in fail_on]
+
+
 class Gate:
     """The session's baseline comparisons and the entries it will save."""
 
@@ -200,6 +301,8 @@ class Gate:
         self.baseline: bl.Baseline | None = None
         self.judged: list[Judged] = []
         self._to_save: dict[bl.Key, bl.Entry] = {}
+        #: Measurements --hermit-save left out because their comparison failed, was refused or broke.
+        self.withheld: list[Withheld] = []
 
     @property
     def active(self) -> bool:
@@ -225,6 +328,7 @@ class Gate:
                 self.baseline,
                 measurement.test_id,
                 measurement.env,
+                measurement.run,
                 metric,
                 context,
                 allow_foreign=self.settings.allow_foreign,
@@ -237,7 +341,7 @@ class Gate:
         assert self.baseline is not None
         out = []
         for metric, current in measurement.samples.items():
-            entry = self.baseline.get(measurement.test_id, measurement.env, metric)
+            entry = self.baseline.get(measurement.test_id, measurement.env, measurement.run, metric)
             assert entry is not None
             out.append((entry.samples, current))
         return out
@@ -273,15 +377,18 @@ class Gate:
         if max_boots and max_boots > measurement.boots:
             initial = measurement.boots
             while True:
-                step = stats.next_step_all(
-                    pairs_of(measurement), tolerance_for, initial_boots=initial, max_boots=max_boots
+                step = self._statistics(
+                    measurement,
+                    lambda m: stats.next_step_all(
+                        pairs_of(m), tolerance_for, initial_boots=initial, max_boots=max_boots
+                    ),
                 )
                 if step.done:
                     comparisons = list(step.comparisons)
                     break
                 measurement = measurement.merged(more(step.add_boots))
         else:
-            comparisons = stats.judge_all(pairs_of(measurement), tolerance_for)
+            comparisons = self._statistics(measurement, lambda m: stats.judge_all(pairs_of(m), tolerance_for))
         judged = Judged(
             measurement,
             comparisons,
@@ -290,9 +397,40 @@ class Gate:
         self.judged.append(judged)
         return judged
 
+    def _statistics(self, measurement: Measurement, compute: Callable[[Measurement], T]) -> T:
+        """Run the statistics; numbers they cannot compare are a refusal (exit 7), not a crash (exit 1).
+
+        stats raises ValueError naming the side and metric for a baseline of
+        one boot, a median that is not positive, or a changed unit.
+        """
+        try:
+            return compute(measurement)
+        except ValueError as exc:
+            name = self.settings.compare if self.baseline is not None else None
+            against = f"baseline {name!r}" if name else "image A"
+            record = f"record the baseline again (--hermit-save={name} without --hermit-compare)" if name else ""
+            text = str(exc)
+            if "1 boot" in text:
+                side = "baseline" if text.startswith("baseline") else "current"
+                redo = (
+                    f"{record} with --hermit-boots of at least 2 (10 or more recommended)"
+                    if side == "baseline" and name
+                    else "give this run at least 2 boots (--hermit-boots, or hermit_run(boots=...))"
+                )
+            elif "not positive" in text:
+                redo = "a metric whose value can be 0 cannot be judged by relative change: fix the guest's output"
+            elif "mismatch" in text:
+                redo = f"the metric changed its unit or direction since the baseline: {record or 'rebuild image A'}"
+            else:
+                redo = record or "check image A's output"
+            raise NotComparable(
+                f"{against}, test {measurement.test_id or '?'} run {measurement.run!r} on {measurement.env}: "
+                f"the statistics cannot compare these numbers: {text}. What to do: {redo}"
+            ) from None
+
     def enforce(self, judged: Judged) -> None:
         """Fail the test when a verdict in --hermit-fail-on was reached."""
-        failed = [c for c in judged.comparisons if c.verdict in self.settings.fail_on]
+        failed = failed_verdicts(judged, self.settings.fail_on)
         if failed:
             raise Regression("\n".join(c.message(judged.measurement.env) for c in failed))
 
@@ -303,10 +441,46 @@ class Gate:
                 return judged.references.get(metric)
         return None
 
-    def record(self, measurement: Measurement, context: bl.Context) -> None:
+    def record(self, measurement: Measurement, context: bl.Context, judged: Judged | None = None) -> None:
+        """Queue a measurement for --hermit-save, unless its comparison failed.
+
+        After a comparison only a measurement whose verdicts all passed is
+        saved: saving a regression to the baseline it was compared with would
+        move the baseline to the slower numbers and let the next run pass.
+        The whole measurement is held back (its metrics are one family), and
+        the reason is kept for the summary. Without a comparison (--hermit-save
+        alone) every measurement is saved: that is how numbers are accepted
+        deliberately.
+        """
+        if judged is not None:
+            failed = failed_verdicts(judged, self.settings.fail_on)
+            if failed:
+                what = ", ".join(f"{c.metric} {c.verdict.word} ({c.change * 100:+.1f}%)" for c in failed)
+                verdicts = "/".join(sorted({c.verdict.name.lower() for c in failed}))
+                self.withhold(measurement.test_id, measurement.env, measurement.run, f"{verdicts}: {what}")
+                return
         for samples in measurement.samples.values():
-            entry = bl.Entry(measurement.test_id, measurement.env, samples, context)
+            entry = bl.Entry(measurement.test_id, measurement.env, samples, context, measurement.run)
             self._to_save[entry.key] = entry
+
+    def withhold(self, test: str, env: str, run: str, reason: str) -> None:
+        """Note a measurement that --hermit-save will not save (only when saving)."""
+        if self.settings.save:
+            self.withheld.append(Withheld(test, env, run, reason))
+
+    def withheld_lines(self) -> list[str]:
+        """The summary's account of what was not saved, and how to accept it deliberately."""
+        if not self.withheld:
+            return []
+        name = self.settings.save
+        count = len(self.withheld)
+        lines = [f"hermit: not saved to baseline {name!r} ({count} measurement(s); their entries stay as they were):"]
+        lines += [f"hermit:   {w.line()}" for w in self.withheld]
+        lines.append(
+            f"hermit: to accept such numbers deliberately, run again with --hermit-save={name} "
+            "and without --hermit-compare (every measurement that completes is then saved)"
+        )
+        return lines
 
     def save(self) -> Path | None:
         if not self.settings.save or not self._to_save:

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pytest_hermit.gate import Judged
 from pytest_hermit.guest import GuestImage
 from pytest_hermit.measurement import Measurement
+from pytest_hermit.outcomes import classify
 from pytest_hermit.runner import Progress, RunRequest, run
 from pytest_hermit.samples import Samples
 from pytest_hermit.session import HermitSession
@@ -24,7 +25,11 @@ def measure(session: HermitSession, req: RunRequest, progress: Progress) -> tupl
     if session.ab_guest is not None:
         return _measure_ab(session, req, session.ab_guest, progress)
     gate = session.gate
-    measurement = run(session.conns, req, progress)
+    try:
+        measurement = run(session.conns, req, progress)
+    except Exception as exc:
+        gate.withhold(req.test_id, req.env.name, req.run or req.workload, _why(exc))
+        raise
     if not gate.active:
         return measurement, None
     context = session.context(req.env, measurement)
@@ -37,14 +42,22 @@ def measure(session: HermitSession, req: RunRequest, progress: Progress) -> tupl
         return extra
 
     judged = None
-    try:
-        if gate.settings.compare:
+    if gate.settings.compare:
+        try:
             judged = gate.judge(measurement, context, more)
-            measurement = judged.measurement
-    finally:
-        if gate.settings.save:
-            gate.record(measurement, context)
+        except Exception as exc:  # refused, or a boot added while undecided broke: nothing to save
+            gate.withhold(req.test_id, req.env.name, req.run or req.workload, _why(exc))
+            raise
+        measurement = judged.measurement
+    if gate.settings.save:
+        gate.record(measurement, context, judged)
     return measurement, judged
+
+
+def _why(error: Exception) -> str:
+    """Why a measurement was not saved: its failure kind and the first line of the error."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return f"{classify(error).value}: {first}"
 
 
 def _measure_ab(

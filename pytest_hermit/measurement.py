@@ -1,4 +1,11 @@
-"""What ``hermit_run`` returns: the samples of one workload in one environment."""
+"""What ``hermit_run`` returns: the samples of one workload in one environment.
+
+Each ``hermit_run`` call has an identity within its test (``run``): the
+workload plus the test's own command line words (``basic``, ``stream
+stream_n=2000000``), and `` #2``, `` #3``... only for a later call that would
+otherwise be identical. Baseline entries, verdicts, report and table rows are
+keyed by it, so several calls in one test do not overwrite each other.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,44 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pytest_hermit.samples import Samples
+
+#: Command line keys that stand for a change of the code under test (``inject=``
+#: slows a workload down on purpose): they are not part of a run's identity, so
+#: a run with them is compared with the same run without them.
+CODE_CHANGE_KEYS = frozenset({"inject"})
+
+
+def run_identity(workload: str, extra_cmdline: str = "") -> str:
+    """The identity of a ``hermit_run(workload, cmdline=extra_cmdline)`` call (first of its kind)."""
+    words = [w for w in extra_cmdline.split() if w.partition("=")[0] not in CODE_CHANGE_KEYS]
+    return " ".join([workload, *words])
+
+
+def identity_from_cmdline(cmdline: str) -> str:
+    """The identity a guest command line implies: what baseline files without one (version 1) get.
+
+    The plugin builds ``[--hermit-cmdline words] workload=W reps=R [the test's
+    words]``, so W and the words after ``reps=`` are the call's workload and
+    words. "" when the line was not built that way.
+    """
+    words = cmdline.split()
+    ours = [i for i in range(len(words) - 1) if words[i].startswith("workload=") and words[i + 1].startswith("reps=")]
+    if not ours:
+        return ""
+    i = ours[-1]
+    return run_identity(words[i].partition("=")[2], " ".join(words[i + 2 :]))
+
+
+class RunIds:
+    """Hands out the identities of one test's ``hermit_run`` calls, in call order."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, int] = {}
+
+    def next(self, workload: str, extra_cmdline: str = "") -> str:
+        base = run_identity(workload, extra_cmdline)
+        n = self._seen[base] = self._seen.get(base, 0) + 1
+        return base if n == 1 else f"{base} #{n}"
 
 
 @dataclass(frozen=True)
@@ -29,6 +74,12 @@ class Measurement(Mapping[str, Samples]):
     tsc_khz: int | None = None
     emulated: bool = False
     test_id: str = ""
+    #: The call's identity within its test (see the module docstring); the workload when not given.
+    run: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.run:
+            object.__setattr__(self, "run", self.workload)
 
     def __getitem__(self, metric: str) -> Samples:
         try:
@@ -56,12 +107,12 @@ class Measurement(Mapping[str, Samples]):
         return cycles * 1e6 / self.tsc_khz
 
     def __repr__(self) -> str:
-        return f"Measurement(env={self.env!r}, workload={self.workload!r}, metrics={self.metrics}, boots={self.boots})"
+        return f"Measurement(env={self.env!r}, run={self.run!r}, metrics={self.metrics}, boots={self.boots})"
 
     def merged(self, more: Measurement) -> Measurement:
         """This measurement with the boots of ``more`` (same workload and environment) added."""
-        if (more.env, more.workload) != (self.env, self.workload):
-            raise ValueError(f"cannot merge {more.workload} on {more.env} into {self.workload} on {self.env}")
+        if (more.env, more.workload, more.run) != (self.env, self.workload, self.run):
+            raise ValueError(f"cannot merge {more.run} on {more.env} into {self.run} on {self.env}")
         samples = dict(self.samples)
         for metric, extra in more.samples.items():
             old = samples.get(metric)

@@ -130,13 +130,15 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     (
         "save",
         "string",
-        "save every measurement as the named baseline (under --hermit-baseline-dir)",
+        "save the measurements as the named baseline (under --hermit-baseline-dir); with --hermit-compare "
+        "only those whose comparison passed (a regression, refusal or broken run keeps the old entries)",
         {"type": baseline_name, "metavar": "NAME"},
     ),
     (
         "compare",
         "string",
-        "compare every measurement with the named baseline; a regression fails its test",
+        "compare every measurement with the named baseline; a regression fails its test (exit 1), numbers "
+        "that cannot be compared are refused (exit 7)",
         {"type": baseline_name, "metavar": "NAME"},
     ),
     (
@@ -183,7 +185,12 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
         "write the measurements in pytest-benchmark's JSON format (for its compare/list)",
         {"metavar": "FILE"},
     ),
-    ("plot", "string", "write PNG plots of the per-boot distributions and the study's bar chart", {"metavar": "DIR"}),
+    (
+        "plot",
+        "string",
+        "write PNG plots of the per-boot distributions and the study's bar chart (needs matplotlib)",
+        {"metavar": "DIR"},
+    ),
     (
         "ab",
         "string",
@@ -302,6 +309,15 @@ class Settings:
                 f"--hermit-max-boots={max_boots} needs --hermit-boots of at least 2 and at most {max_boots} "
                 f"(got {boots}): adaptive sampling starts with --hermit-boots and adds boots up to the maximum"
             )
+        plot = path_option("plot", False)
+        if plot is not None:
+            # At start-up, not after every boot of the run: a missing matplotlib is a usage error.
+            from pytest_hermit.plots import PlotError, require_matplotlib
+
+            try:
+                require_matplotlib()
+            except PlotError as exc:
+                raise pytest.UsageError(str(exc)) from None
         state_default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pytest-hermit"
         return cls(
             env_spec=value("env", env_list),
@@ -321,7 +337,7 @@ class Settings:
             report_md=path_option("report-md", False),
             json=path_option("json", False),
             benchmark_json=path_option("benchmark-json", False),
-            plot=path_option("plot", False),
+            plot=plot,
             ab_kernel=path_option("ab", True),
             ab_initrd=path_option("ab-initrd", True),
             ab_cmdline=(value("ab-cmdline", str) or "").strip(),

@@ -50,7 +50,15 @@ if TYPE_CHECKING:
 
     from pytest_hermit.baselines import Baseline
 
-__all__ = ["BaselineLookup", "PlotError", "baseline_lookup", "file_part", "names_of_tests", "write_plots"]
+__all__ = [
+    "BaselineLookup",
+    "PlotError",
+    "baseline_lookup",
+    "file_part",
+    "names_of_tests",
+    "require_matplotlib",
+    "write_plots",
+]
 
 #: ``baseline_samples(measurement, metric)``: the baseline's samples of that metric, or None.
 BaselineLookup = Callable[[Measurement, str], Samples | None]
@@ -85,7 +93,7 @@ def baseline_lookup(baseline: Baseline | None) -> BaselineLookup:
     def lookup(measurement: Measurement, metric: str) -> Samples | None:
         if baseline is None:
             return None
-        entry = baseline.get(measurement.test_id, measurement.env, metric)
+        entry = baseline.get(measurement.test_id, measurement.env, measurement.run, metric)
         return entry.samples if entry is not None else None
 
     return lookup
@@ -190,21 +198,32 @@ class _Item:
 
 
 def _collect(measurements: Sequence[Measurement], judged: Sequence[Judged]) -> list[_Item]:
-    """One item per (test, workload, environment), the last one winning; a judged measurement wins.
+    """One item per (test, run, environment), the last one winning; a judged measurement wins.
 
     The gate may add boots to a measurement while judging it, so the judged
     measurement can hold more boots than the one in ``measurements``.
     """
     items: dict[tuple[str, str, str], _Item] = {}
     for m in measurements:
-        items[(m.test_id, m.workload, m.env)] = _Item(m)
+        items[(m.test_id, m.run, m.env)] = _Item(m)
     for j in judged:
         m = j.measurement
-        items[(m.test_id, m.workload, m.env)] = _Item(m, {c.metric: c for c in j.comparisons})
+        items[(m.test_id, m.run, m.env)] = _Item(m, {c.metric: c for c in j.comparisons})
     return list(items.values())
 
 
 # --------------------------------------------------------------------------- public API
+
+
+def require_matplotlib() -> None:
+    """:class:`PlotError` when matplotlib cannot be imported (checked at start-up for --hermit-plot)."""
+    try:
+        from matplotlib.figure import Figure  # noqa: F401
+    except ImportError as exc:
+        raise PlotError(
+            f"--hermit-plot needs matplotlib, which cannot be imported ({exc}): "
+            "pip install 'pytest-hermit[plots]' (or matplotlib), or leave out --hermit-plot"
+        ) from None
 
 
 def write_plots(
@@ -224,10 +243,7 @@ def write_plots(
     names the baseline in the pictures. Metrics without values are left out;
     one boot, no baseline or no comparison all still give a picture.
     """
-    try:
-        from matplotlib.figure import Figure  # noqa: F401 - fail early with a clear message
-    except ImportError as exc:
-        raise PlotError("--hermit-plot needs matplotlib: pip install 'pytest-hermit[plots]' (or matplotlib)") from exc
+    require_matplotlib()
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -253,7 +269,7 @@ def write_plots(
     for item in items:
         m = item.measurement
         test = labels[(m.test_id, m.env)]
-        groups.setdefault((test, m.workload), []).append(item)
+        groups.setdefault((test, m.run), []).append(item)
         for metric, current in m.samples.items():
             if not _usable(current):
                 continue
@@ -266,12 +282,12 @@ def write_plots(
                 item.comparisons.get(metric),
                 side_name,
             )
-            written.append(_save(fig, path_for(test, m.workload, metric, m.env)))
+            written.append(_save(fig, path_for(test, m.run, metric, m.env)))
 
-    for (test, workload), members in groups.items():
-        fig_or_none = bars_figure(test, workload, members, side_name)
+    for (test, run), members in groups.items():
+        fig_or_none = bars_figure(test, run, members, side_name)
         if fig_or_none is not None:
-            written.append(_save(fig_or_none, path_for(test, workload, "bars")))
+            written.append(_save(fig_or_none, path_for(test, run, "bars")))
     return written
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from pytest_hermit import fixtures, options, reports
+from pytest_hermit.exitcodes import EXIT_OUTPUT
 from pytest_hermit.outcomes import Tally, describe
 from pytest_hermit.session import HermitSession
 from pytest_hermit.state import OUTCOME_KEY, SESSION_KEY
@@ -111,8 +112,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     session = config.stash.get(SESSION_KEY, None)
-    if session is None or not session.measurements:
-        return
+    if session is None or not (session.measurements or session.notes):
+        return  # notes alone matter too: what was not saved when every run broke
     terminalreporter.section("hermit results")
     for line in summary_lines(session):
         terminalreporter.write_line(line)
@@ -124,9 +125,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if SESSION_KEY not in config.stash:
         return
     LiveDomains.destroy_all()
-    if not reports.finish(config.stash[SESSION_KEY]):
-        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
-    elif exitstatus == pytest.ExitCode.TESTS_FAILED:
+    written = reports.finish(config.stash[SESSION_KEY])
+    if exitstatus == pytest.ExitCode.TESTS_FAILED:
         status = config.stash[_TALLY].exit_status()
         if status is not None:
             session.exitstatus = status
+    if not written and session.exitstatus == pytest.ExitCode.OK:
+        # A regression (1) or broken run (6) must keep its status; only a run
+        # that would otherwise pass says that its outputs are missing.
+        session.exitstatus = EXIT_OUTPUT

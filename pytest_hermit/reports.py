@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_hermit import __version__
 from pytest_hermit.errors import HermitError
-from pytest_hermit.gate import Judged, git_info
+from pytest_hermit.gate import GitState, Judged, git_info
 from pytest_hermit.measurement import Measurement
 from pytest_hermit.samples import Direction, Samples
 from pytest_hermit.summary import build_comparison_tables, build_tables
@@ -58,10 +58,11 @@ def _samples_doc(samples: Samples) -> dict[str, Any]:
 
 def results_json(measurements: list[Measurement], judged: list[Judged], context: dict[str, Any]) -> dict[str, Any]:
     """Every sample, every verdict and the run's context (schema documented in docs/reports.md)."""
-    verdicts: dict[tuple[str, str, str], dict[str, Any]] = {}
+    verdicts: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for j in judged:
+        m = j.measurement
         for c in j.comparisons:
-            verdicts[(j.measurement.test_id, j.measurement.env, c.metric)] = {
+            verdicts[(m.test_id, m.env, m.run, c.metric)] = {
                 "verdict": c.verdict.name.lower(),
                 "change": c.change,
                 "interval": [c.interval.low, c.interval.high],
@@ -79,6 +80,7 @@ def results_json(measurements: list[Measurement], judged: list[Judged], context:
             {
                 "test": m.test_id,
                 "env": m.env,
+                "run": m.run,
                 "workload": m.workload,
                 "boots": m.boots,
                 "reps": m.reps,
@@ -88,7 +90,7 @@ def results_json(measurements: list[Measurement], judged: list[Judged], context:
                 "emulated": m.emulated,
                 "transcripts": [str(p) for p in m.transcripts],
                 "metrics": {
-                    name: {**_samples_doc(s), "comparison": verdicts.get((m.test_id, m.env, name))}
+                    name: {**_samples_doc(s), "comparison": verdicts.get((m.test_id, m.env, m.run, name))}
                     for name, s in m.samples.items()
                 },
             }
@@ -146,9 +148,7 @@ def _stats(values: list[float]) -> dict[str, Any]:
     }
 
 
-def benchmark_json(
-    measurements: Iterable[Measurement], commit: tuple[str | None, str | None], now: dt.datetime
-) -> dict[str, Any]:
+def benchmark_json(measurements: Iterable[Measurement], git: GitState, now: dt.datetime) -> dict[str, Any]:
     """pytest-benchmark's JSON: one benchmark per (test, environment, metric), values in seconds.
 
     pytest-benchmark assumes seconds where lower is better: cycles become
@@ -160,14 +160,17 @@ def benchmark_json(
         for name, s in m.samples.items():
             values, conversion = _seconds(s, m.tsc_khz)
             base = m.test_id.split("::")[-1]
+            # A test's only (or first plain) run keeps the short name; other runs say which they are.
+            which = name if m.run == m.workload else f"{m.run}:{name}"
             benchmarks.append(
                 {
                     "group": f"{m.workload}:{name}",
-                    "name": f"{base}:{name}",
-                    "fullname": f"{m.test_id}:{name}",
+                    "name": f"{base}:{which}",
+                    "fullname": f"{m.test_id}:{which}",
                     "params": {"env": m.env},
                     "param": m.env,
                     "extra_info": {
+                        "run": m.run,
                         "metric": name,
                         "unit": s.unit,
                         "direction": s.direction.value,
@@ -202,7 +205,7 @@ def benchmark_json(
             "system": platform.system(),
             "cpu": {},
         },
-        "commit_info": {"id": commit[0], "branch": commit[1], "dirty": False, "project": "pytest-hermit"},
+        "commit_info": {"id": git.commit, "branch": git.branch, "dirty": bool(git.dirty), "project": "pytest-hermit"},
         "benchmarks": benchmarks,
         "datetime": now.astimezone(dt.UTC).isoformat(),
         "version": f"pytest-hermit {__version__}",
@@ -212,7 +215,7 @@ def benchmark_json(
 def run_context(session: HermitSession) -> dict[str, Any]:
     """What the JSON report says about the run as a whole."""
     s = session.settings
-    commit, branch = git_info(s.rootdir)
+    git = git_info(s.rootdir)
     guest = session.guest_if_resolved
     context: dict[str, Any] = {
         "plugin_version": __version__,
@@ -226,8 +229,9 @@ def run_context(session: HermitSession) -> dict[str, Any]:
             "sha256": guest.sha256,
             "cmdline": guest.cmdline,
         },
-        "git_commit": commit,
-        "git_branch": branch,
+        "git_commit": git.commit,
+        "git_branch": git.branch,
+        "git_dirty": git.dirty,
         "baseline": s.gate.compare,
         "ab": None,
     }
@@ -281,17 +285,22 @@ def write_all(session: HermitSession) -> list[str]:
 
 
 def finish(session: HermitSession) -> bool:
-    """Save the baseline and write the reports at the end of the run; False if either failed."""
+    """Save the baseline and write the reports at the end of the run; False if either failed.
+
+    A failed save does not stop the reports (they say what was measured).
+    """
+    ok = True
     try:
         saved = session.gate.save()
-    except HermitError as exc:
-        session.notes.append(f"hermit: could not save the baseline: {exc}")
-        return False
+    except (OSError, HermitError) as exc:
+        session.notes.append(f"hermit: ERROR: could not save the baseline: {exc}")
+        saved, ok = None, False
     if saved is not None:
         session.notes.append(f"hermit: saved baseline {session.gate.settings.save!r} to {saved}")
+    session.notes.extend(session.gate.withheld_lines())
     try:
         session.notes.extend(write_all(session))
     except (OSError, HermitError) as exc:
-        session.notes.append(f"hermit: could not write a report: {exc}")
-        return False
-    return True
+        session.notes.append(f"hermit: ERROR: could not write a report: {exc}")
+        ok = False
+    return ok

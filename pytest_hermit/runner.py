@@ -50,6 +50,8 @@ class RunRequest:
     #: time.monotonic() by which the whole test must be done (--hermit-test-timeout), or None.
     deadline: float | None = None
     test_timeout: float | None = None
+    #: The call's identity within its test (measurement.RunIds); default: the workload.
+    run: str = ""
 
 
 def safe_name(text: str) -> str:
@@ -149,4 +151,5 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
         tsc_khz=info.tsc_khz if info else None,
         emulated=request.emulated,
         test_id=request.test_id,
+        run=request.run,
     )

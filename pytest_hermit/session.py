@@ -16,7 +16,7 @@ from pytest_hermit.baselines import Context, HostFingerprint
 from pytest_hermit.connections import Connections
 from pytest_hermit.environments import Environment, load_registry, select
 from pytest_hermit.errors import ConfigError, HermitError
-from pytest_hermit.gate import Gate, context_for, git_info, host_fingerprint
+from pytest_hermit.gate import Gate, GitState, context_for, git_info, host_fingerprint
 from pytest_hermit.guest import GuestImage, resolve
 from pytest_hermit.measurement import Measurement
 from pytest_hermit.options import Settings
@@ -40,7 +40,7 @@ class HermitSession:
         self._ab_guest: GuestImage | None = None
         self.gate = Gate(settings.gate)
         self._hosts: dict[str, HostFingerprint] = {}
-        self._git: tuple[str | None, str | None] | None = None
+        self._git: GitState | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> HermitSession:
@@ -92,7 +92,9 @@ class HermitSession:
         """The context a measurement was taken in (host fingerprint asked once per environment)."""
         if env.name not in self._hosts:
             conn = self.conns.open(env)
-            self._hosts[env.name] = host_fingerprint(conn, is_local(env.uri), measurement.hypervisor, env.emulated)
+            self._hosts[env.name] = host_fingerprint(
+                conn, is_local(env.uri), measurement.hypervisor, env.emulated, env.domain_type
+            )
         if self._git is None:
             self._git = git_info(self.settings.rootdir)
         return context_for(measurement, env, self.guest, self._hosts[env.name], self._git, dt.datetime.now())

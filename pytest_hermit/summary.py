@@ -54,13 +54,13 @@ def column_label(measurement: Measurement) -> str:
 
 
 def build_tables(measurements: list[Measurement]) -> list[Table]:
-    """Tables for the terminal summary; the last measurement of a (test, workload, env) wins."""
+    """Tables for the terminal summary, one per (test, run); the last measurement of a (test, run, env) wins."""
     groups: dict[tuple[str, str], dict[str, Measurement]] = defaultdict(dict)
     for m in measurements:
         test = m.test_id.split("[", 1)[0]
-        groups[(test, m.workload)][column_label(m)] = m
+        groups[(test, m.run)][column_label(m)] = m
     tables = []
-    for (test, workload), by_env in groups.items():
+    for (test, run), by_env in groups.items():
         columns = list(by_env)
         metrics: dict[str, str] = {}
         for m in by_env.values():
@@ -71,19 +71,19 @@ def build_tables(measurements: list[Measurement]) -> list[Table]:
             for name, unit in metrics.items()
         ]
         shape = {f"{m.boots} boots x {m.reps} reps" for m in by_env.values()}
-        title = f"{workload} — {test} — median ±spread of boots ({', '.join(sorted(shape))})"
+        title = f"{run} — {test} — median ±spread of boots ({', '.join(sorted(shape))})"
         tables.append(Table(title=title, columns=columns, rows=rows))
     return tables
 
 
 def build_comparison_tables(judged: list[Judged], baseline: str) -> list[Table]:
-    """Change against the baseline: one table per (test, workload), environments as columns."""
+    """Change against the baseline: one table per (test, run), environments as columns."""
     groups: dict[tuple[str, str], dict[str, Judged]] = defaultdict(dict)
     for j in judged:
         m = j.measurement
-        groups[(m.test_id.split("[", 1)[0], m.workload)][column_label(m)] = j
+        groups[(m.test_id.split("[", 1)[0], m.run)][column_label(m)] = j
     tables = []
-    for (test, workload), by_env in groups.items():
+    for (test, run), by_env in groups.items():
         units: dict[str, str] = {}
         cells: dict[str, dict[str, str]] = defaultdict(dict)
         for col, j in by_env.items():
@@ -94,7 +94,7 @@ def build_comparison_tables(judged: list[Judged], baseline: str) -> list[Table]:
                     f"{x['baseline']} -> {x['current']} {x['change']} [{x['interval']}] {x['verdict']}"
                 )
         rows = [Row(label=metric, unit=unit, cells=cells[metric]) for metric, unit in units.items()]
-        title = f"{workload} — {test} — change against baseline {baseline!r} (positive = worse; interval; verdict)"
+        title = f"{run} — {test} — change against baseline {baseline!r} (positive = worse; interval; verdict)"
         tables.append(Table(title=title, columns=list(by_env), rows=rows))
     return tables
 

@@ -51,7 +51,7 @@ def entry(
 def test_a_baseline_survives_a_round_trip_through_its_document_and_json() -> None:
     original = bl.Baseline.of("main", [entry(), entry(metric="malloc"), entry(env="qemu", test="t::x[qemu]")])
     document = json.loads(json.dumps(bl.to_document(original)))
-    assert document["schema"] == "pytest-hermit/baseline" and document["version"] == 1
+    assert document["schema"] == "pytest-hermit/baseline" and document["version"] == 2
     assert len(document["contexts"]) == 1  # shared contexts are stored once
     assert bl.from_document(document) == original
 
@@ -59,14 +59,14 @@ def test_a_baseline_survives_a_round_trip_through_its_document_and_json() -> Non
 def test_throughput_direction_is_kept() -> None:
     e = bl.Entry("t", "kvm", Samples.of("Copy", "MB/s", [[1.0], [2.0]]), context())
     again = bl.from_document(bl.to_document(bl.Baseline.of("b", [e])))
-    assert again.get("t", "kvm", "Copy") == e
+    assert again.get("t", "kvm", "basic", "Copy") == e
 
 
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
         (lambda d: d.update(schema="other"), "not a pytest-hermit baseline"),
-        (lambda d: d.update(version=2), "unknown baseline version 2"),
+        (lambda d: d.update(version=3), "unknown baseline version 3"),
         (lambda d: d["entries"][0].update(per_boot="x"), r"entries\[0\].per_boot must be a list"),
         (lambda d: d["entries"][0].update(per_boot=[[1, "x"]]), r"entries\[0\].per_boot\[0\]\[1\] must be a number"),
         (lambda d: d["entries"][0].update(context="nope"), "unknown context 'nope'"),
@@ -113,9 +113,9 @@ def test_saving_again_replaces_only_the_entries_it_measured(tmp_path: Path) -> N
     bl.save_merge(path, [entry(metric="getpid", scale=2.0), entry(env="qemu", test="t[qemu]")])
     b = bl.load(path)
     assert len(b) == 3
-    getpid = b.get("tests/test_perf.py::test_basic[kvm]", "kvm", "getpid")
+    getpid = b.get("tests/test_perf.py::test_basic[kvm]", "kvm", "basic", "getpid")
     assert getpid is not None and getpid.samples.per_boot[0][0] == 18.0
-    malloc = b.get("tests/test_perf.py::test_basic[kvm]", "kvm", "malloc")
+    malloc = b.get("tests/test_perf.py::test_basic[kvm]", "kvm", "basic", "malloc")
     assert malloc is not None and malloc.samples.per_boot[0][0] == 9.0
 
 
@@ -208,12 +208,14 @@ def test_emulation_against_hardware_is_refused_even_when_foreign_is_allowed() ->
         "hypervisor signature TCGTCGTCGTCG: emulated and real numbers are not comparable"
     )
     b = bl.Baseline.of("main", [entry()])
-    full = bl.refusal(b, "tests/test_perf.py::test_basic[kvm]", "kvm", "getpid", tcg, allow_foreign=True)
+    full = bl.refusal(b, "tests/test_perf.py::test_basic[kvm]", "kvm", "basic", "getpid", tcg, allow_foreign=True)
     assert full is not None and "emulated" in full
 
 
-def test_another_command_line_is_refused_but_injection_and_reps_are_not() -> None:
-    assert bl.refuse_cmdline(context(), context(guest_cmdline="workload=basic reps=5 inject=getpid:30")) is None
+def test_another_command_line_or_repetitions_are_refused_but_injection_is_not() -> None:
+    assert bl.refuse_cmdline(context(), context(guest_cmdline="workload=basic reps=20 inject=getpid:30")) is None
+    reps = bl.refuse_cmdline(context(), context(guest_cmdline="workload=basic reps=5"))
+    assert reps is not None and "(reps=20 vs reps=5)" in reps and "repetitions per boot" in reps
     reason = bl.refuse_cmdline(context(), context(guest_cmdline="workload=basic reps=20 mallocs=128"))
     assert reason is not None and "mallocs=<unset> vs mallocs=128" in reason
     assert bl.cmdline_difference("a=1 a=2", "a=2") is None  # a later word wins, as in the guest
@@ -221,12 +223,44 @@ def test_another_command_line_is_refused_but_injection_and_reps_are_not() -> Non
 
 def test_a_missing_entry_names_the_test_and_the_environment() -> None:
     b = bl.Baseline.of("main", [entry()])
-    assert bl.refuse_missing(b, "tests/test_perf.py::test_basic[kvm]", "kvm", "getpid") is None
-    reason = bl.refuse_missing(b, "tests/test_perf.py::test_basic[kvm]", "hvm")
+    assert bl.refuse_missing(b, "tests/test_perf.py::test_basic[kvm]", "kvm", "basic", "getpid") is None
+    reason = bl.refuse_missing(b, "tests/test_perf.py::test_basic[kvm]", "hvm", "basic")
     assert reason == (
         "baseline 'main' has no entry for test tests/test_perf.py::test_basic[kvm] on environment hvm "
         "(it has this test on: kvm)"
     )
-    reason = bl.refuse_missing(b, "tests/test_perf.py::test_basic[kvm]", "kvm", "stream")
+    reason = bl.refuse_missing(b, "tests/test_perf.py::test_basic[kvm]", "kvm", "basic", "stream")
     assert reason is not None and "no metric 'stream'" in reason and "(it has: getpid)" in reason
-    assert bl.refusal(b, "tests/test_perf.py::test_basic[kvm]", "kvm", "getpid", context()) is None
+    assert bl.refusal(b, "tests/test_perf.py::test_basic[kvm]", "kvm", "basic", "getpid", context()) is None
+
+
+def test_two_runs_of_one_test_keep_their_own_entries_in_version_2() -> None:
+    first = entry()
+    second = bl.Entry(first.test, first.env, Samples.of("getpid", "cycles", [[20.0], [21.0]]), context(), "basic #2")
+    b = bl.Baseline.of("main", [first, second])
+    assert len(b) == 2 and first.run == "basic"
+    again = bl.from_document(json.loads(json.dumps(bl.to_document(b))))
+    assert again.get(first.test, "kvm", "basic #2", "getpid") == second
+    assert again.get(first.test, "kvm", "basic", "getpid") == first
+    reason = bl.refuse_missing(b, first.test, "kvm", "basic #3", "getpid")
+    assert reason is not None and "no run 'basic #3'" in reason and "'basic', 'basic #2'" in reason
+
+
+def test_version_1_files_are_read_with_the_default_identity() -> None:
+    document = json.loads((FIXTURES / "main.json").read_text())
+    assert document["version"] == 1 and "run" not in document["entries"][0]
+    b = bl.from_document(document)
+    assert {e.run for e in b} == {"basic", "stream"}
+    assert bl.to_document(b)["version"] == bl.VERSION == 2
+
+
+def test_another_environment_definition_is_refused_naming_the_fields() -> None:
+    same = context(environment={**context().environment, "uri": "qemu+ssh://elsewhere/system"})
+    assert bl.refuse_environment(context(), same) is None  # how the VM is reached is not what it is
+    bigger = context(environment={**context().environment, "memory_mib": 2048, "vcpus": 2, "machine": "q35"})
+    reason = bl.refuse_environment(context(), bigger)
+    assert reason is not None
+    assert "machine '<unset>' vs 'q35'; memory_mib 512 vs 2048; vcpus 1 vs 2" in reason
+    b = bl.Baseline.of("main", [entry()])
+    full = bl.refusal(b, "tests/test_perf.py::test_basic[kvm]", "kvm", "basic", "getpid", bigger, allow_foreign=True)
+    assert full is not None and "memory_mib 512 vs 2048" in full  # not waived by --hermit-allow-foreign-baseline

@@ -201,3 +201,30 @@ def test_the_run_step_retries_once_on_status_6_and_keeps_every_other_status(
     assert all("--hermit-report-md=hermit.md" in line for line in logged)
     # one report in the step summary, not one per attempt
     assert summary.read_text().count("report") == 1
+
+
+def test_without_a_baseline_the_compare_step_says_so_even_after_a_retry(
+    workflow: dict[Any, Any], tmp_path: Path
+) -> None:
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("bash not found")
+    step = next(s for s in workflow["jobs"]["compare"]["steps"] if "--hermit-" in s.get("run", ""))
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    stub = tmp_path / ".venv" / "bin" / "pytest"
+    # broken first (6), then passing: no .hermit/baselines/main.json exists
+    stub.write_text("#!/bin/sh\nif [ -f tried ]; then exit 0; fi; touch tried; exit 6\n")
+    stub.chmod(0o755)
+    summary = tmp_path / "summary.md"
+    env = {"PATH": "/usr/bin:/bin", "GITHUB_STEP_SUMMARY": str(summary), **workflow["env"]}
+    proc = subprocess.run(
+        [bash, "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "no baseline from main yet" in summary.read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -111,7 +112,8 @@ def test_a_missing_entry_is_reported_and_refused(bdir: Path, capsys: pytest.Capt
     assert main(["compare", "main", "kvm-only", "--dir", str(bdir)]) == EXIT_REFUSED
     out = capsys.readouterr().out
     assert (
-        "not compared: getpid of tests/test_perf.py::test_basic[qemu] on qemu is in 'main' but not in 'kvm-only'" in out
+        "not compared: getpid of tests/test_perf.py::test_basic[qemu] run 'basic' on qemu "
+        "is in 'main' but not in 'kvm-only'" in out
     )
 
 
@@ -127,3 +129,28 @@ def test_usage_errors_exit_with_the_refusal_code(argv: list[str], capsys: pytest
 def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == EXIT_OK
     assert "compare" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv", [["show", "../x"], ["compare", "main", "a/b"], ["show", "main.json"], ["compare", "..", "main"]]
+)
+def test_a_bad_baseline_name_is_one_clear_line_and_the_refusal_code(
+    bdir: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*argv, "--dir", str(bdir)]) == EXIT_REFUSED
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "invalid baseline name" in err and "use 1-100 letters, digits" in err
+    assert "Traceback" not in err
+
+
+def test_show_and_list_say_when_a_baseline_was_made_from_uncommitted_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dirty = [replace(e, context=replace(e.context, git_dirty=True)) for e in bl.load(FIXTURES / "main.json")]
+    bl.save_merge(tmp_path / "wip.json", dirty)
+    assert bl.load(tmp_path / "wip.json").entries == {e.key: e for e in dirty}
+    assert main(["show", "wip", "--dir", str(tmp_path)]) == EXIT_OK
+    assert "+ uncommitted changes (dirty)" in capsys.readouterr().out
+    assert main(["list", "--dir", str(tmp_path)]) == EXIT_OK
+    assert "-dirty" in capsys.readouterr().out

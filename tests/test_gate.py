@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from pytest_hermit import baselines as bl
 from pytest_hermit import stats
-from pytest_hermit.gate import Gate, GateSettings, Regression
+from pytest_hermit.errors import NotComparable
+from pytest_hermit.gate import Gate, GateSettings, GitState, Regression, git_info
 from pytest_hermit.measurement import Measurement
+from pytest_hermit.outcomes import Kind, classify
 from pytest_hermit.samples import Samples
 
 
@@ -67,3 +73,105 @@ def test_inconclusive_fails_only_when_asked() -> None:
 
 def _never(k: int) -> Measurement:
     raise AssertionError("no boots may be added without --hermit-max-boots")
+
+
+def test_git_info_says_when_tracked_files_have_uncommitted_changes(tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    assert git_info(tmp_path) == GitState()  # not a checkout: nothing is claimed
+    git("init", "-q", "-b", "main")
+    (tmp_path / "kernel.c").write_text("int x;\n")
+    git("add", "kernel.c")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    clean = git_info(tmp_path)
+    assert clean.commit is not None and len(clean.commit) == 40
+    assert (clean.branch, clean.dirty) == ("main", False)
+    (tmp_path / "build.o").write_text("untracked output\n")
+    assert git_info(tmp_path).dirty is False
+    (tmp_path / "kernel.c").write_text("int y;\n")
+    assert git_info(tmp_path) == GitState(clean.commit, "main", True)
+
+
+def _context() -> bl.Context:
+    return bl.Context("0", {}, bl.HostFingerprint(), "x", "workload=basic reps=3", None, None, "2026-01-01T00:00:00Z")
+
+
+def test_save_after_a_comparison_keeps_only_measurements_that_passed(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    reference = Samples.of("getpid", "cycles", boots(rng, 12, 100.0, 0.03))
+    gate = Gate(GateSettings(save="main", compare="main", baseline_dir=tmp_path))
+    slow = measurement(boots(rng, 12, 130.0, 0.03))
+    gate.record(slow, _context(), gate.judge_pairs(slow, lambda m: [(reference, m["getpid"])], _never))
+    assert gate.save() is None  # nothing to save: the file is not even written
+    assert not (tmp_path / "main.json").exists()
+    lines = gate.withheld_lines()
+    assert lines[0] == "hermit: not saved to baseline 'main' (1 measurement(s); their entries stay as they were):"
+    assert "regression: getpid regressed (+" in lines[1]
+    assert "--hermit-save=main and without --hermit-compare" in lines[-1]
+
+    same = measurement(boots(rng, 12, 100.0, 0.03))
+    gate.record(same, _context(), gate.judge_pairs(same, lambda m: [(reference, m["getpid"])], _never))
+    assert gate.save() == tmp_path / "main.json"
+    assert len(bl.load(tmp_path / "main.json")) == 1
+
+
+def test_without_a_comparison_every_measurement_is_saved(tmp_path: Path) -> None:
+    gate = Gate(GateSettings(save="main", baseline_dir=tmp_path))
+    gate.record(measurement([[130.0, 131.0], [129.0, 130.0]]), _context())
+    assert gate.save() is not None and not gate.withheld_lines()
+
+
+def test_two_runs_in_one_test_are_judged_saved_and_reported_separately(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from pytest_hermit.reports import results_json
+    from pytest_hermit.summary import build_comparison_tables, build_tables
+
+    rng = np.random.default_rng(11)
+    test = "tests/test_perf.py::test_sizes[qemu]"
+    small = replace(measurement(boots(rng, 8, 100.0, 0.03)), test_id=test, run="basic")
+    large = replace(measurement(boots(rng, 8, 400.0, 0.03)), test_id=test, run="basic iters=4000")
+    saver = Gate(GateSettings(save="main", baseline_dir=tmp_path))
+    for m in (small, large):
+        saver.record(m, _context())
+    saver.save()
+    assert len(bl.load(tmp_path / "main.json")) == 2
+
+    gate = Gate(GateSettings(compare="main", baseline_dir=tmp_path))
+    gate.load()
+    again_small = replace(small, samples={"getpid": Samples.of("getpid", "cycles", boots(rng, 8, 100.0, 0.03))})
+    again_large = replace(large, samples={"getpid": Samples.of("getpid", "cycles", boots(rng, 8, 400.0, 0.03))})
+    judged = [gate.judge(m, _context(), _never) for m in (again_small, again_large)]
+    # each against its own entry: 100 vs 100 and 400 vs 400, not one run's numbers against the other's
+    assert [j.comparisons[0].verdict for j in judged] == [stats.Verdict.UNCHANGED] * 2
+
+    runs = results_json([again_small, again_large], judged, {})["runs"]
+    assert [r["run"] for r in runs] == ["basic", "basic iters=4000"]
+    assert [round(r["metrics"]["getpid"]["comparison"]["baseline_location"], -1) for r in runs] == [100, 400]
+    assert len(build_tables([again_small, again_large])) == 2
+    assert len(build_comparison_tables(judged, "main")) == 2
+
+
+@pytest.mark.parametrize(
+    ("reference", "current", "words"),
+    [
+        (Samples.of("getpid", "cycles", [[9.0, 9.0]]), [[9.0, 9.0], [9.5, 9.0]], "with --hermit-boots of at least 2"),
+        (Samples.of("getpid", "cycles", [[0.0], [0.0]]), [[9.0], [9.5]], "can be 0 cannot be judged"),
+        (Samples.of("getpid", "ns", [[9.0], [9.5]]), [[9.0], [9.5]], "changed its unit"),
+    ],
+)
+def test_numbers_the_statistics_cannot_compare_are_refused_not_a_crash(
+    tmp_path: Path, reference: Samples, current: list[list[float]], words: str
+) -> None:
+    bl.save_merge(tmp_path / "main.json", [bl.Entry("t::x[qemu]", "qemu", reference, _context(), "basic")])
+    gate = Gate(GateSettings(compare="main", baseline_dir=tmp_path))
+    gate.load()
+    m = measurement(current)
+    m = Measurement(**{**m.__dict__, "test_id": "t::x[qemu]"})
+    with pytest.raises(NotComparable) as caught:
+        gate.judge(m, _context(), _never)
+    text = str(caught.value)
+    assert text.startswith("baseline 'main', test t::x[qemu] run 'basic' on qemu: the statistics cannot compare")
+    assert "'getpid'" in text and words in text
+    assert classify(caught.value) is Kind.REFUSED  # exit 7, not pytest's 1

@@ -88,3 +88,66 @@ def test_concurrent_saves_lose_nothing(tmp_path: Path) -> None:
         p.join(30)
         assert p.exitcode == 0
     assert len(bl.load(path)) == 8
+
+
+def test_a_regression_is_not_saved_to_the_baseline_it_was_compared_with(pytester: pytest.Pytester) -> None:
+    """--hermit-compare=main --hermit-save=main must not move main to the slower numbers."""
+    pytester.makepyfile(test_user_gate=GATE_TEST)
+    small = ("--hermit-env=qemu", "--hermit-boots=4", "--hermit-reps=3", "--hermit-timeout=120")
+    run_pytest(pytester, *small, "--hermit-save=main").assert_outcomes(passed=1)
+    path = pytester.path / ".hermit" / "baselines" / "main.json"
+    # Make the regression certain: the same context (this host, guest, command
+    # line), every number halved, and 12 boots so 4 current boots can decide.
+    faster = [
+        bl.Entry(
+            e.test,
+            e.env,
+            Samples(
+                e.samples.metric,
+                e.samples.unit,
+                tuple(tuple(v / 2 for v in boot) for boot in e.samples.per_boot * 3),
+                e.samples.direction,
+            ),
+            e.context,
+        )
+        for e in bl.load(path)
+    ]
+    bl.save_merge(path, faster)
+    before = path.read_bytes()
+
+    result = run_pytest(pytester, *small, "--hermit-compare=main", "--hermit-save=main")
+    result.assert_outcomes(failed=1)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            "*not saved to baseline 'main' (1 measurement(s); their entries stay as they were):",
+            "*test_user_gate.py::test_basic[[]qemu[]] basic: regression: getpid regressed (+*",
+            "*run again with --hermit-save=main and without --hermit-compare*",
+        ]
+    )
+    assert "saved baseline 'main'" not in result.stdout.str()
+    assert path.read_bytes() == before
+
+
+TWO_RUNS_TEST = """
+def test_sizes(hermit_run):
+    hermit_run("basic")
+    hermit_run("basic", cmdline="iters=100000")
+"""
+
+
+def test_two_runs_in_one_test_keep_their_own_baseline_entries(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_user_gate=TWO_RUNS_TEST)
+    small = ("--hermit-env=qemu", "--hermit-boots=3", "--hermit-reps=2", "--hermit-timeout=120")
+    run_pytest(pytester, *small, "--hermit-save=main").assert_outcomes(passed=1)
+    baseline = bl.load(pytester.path / ".hermit" / "baselines" / "main.json")
+    assert {e.run for e in baseline} == {"basic", "basic iters=100000"} and len(baseline) == 8
+
+    result = run_pytest(pytester, *small, "--hermit-compare=main", "--hermit-json=r.json", "--junitxml=j.xml")
+    result.assert_outcomes(passed=1)  # before run identities, the first call was refused (another command line)
+    runs = json.loads((pytester.path / "r.json").read_text())["runs"]
+    assert [r["run"] for r in runs] == ["basic", "basic iters=100000"]
+    assert all(r["metrics"]["getpid"]["comparison"] is not None for r in runs)
+    junit = (pytester.path / "j.xml").read_text()
+    assert 'name="hermit.qemu.basic.getpid.verdict"' in junit
+    assert 'name="hermit.qemu.basic iters=100000.getpid.verdict"' in junit

@@ -75,8 +75,8 @@ def judged(baseline: Measurement, current: Measurement) -> Judged:
 
 
 def lookup_of(baselines: list[Measurement]):
-    by_key = {(m.test_id, m.env, metric): m[metric] for m in baselines for metric in m}
-    return lambda m, metric: by_key.get((m.test_id, m.env, metric))
+    by_key = {(m.test_id, m.env, m.run, metric): m[metric] for m in baselines for metric in m}
+    return lambda m, metric: by_key.get((m.test_id, m.env, m.run, metric))
 
 
 def assert_png(path: Path) -> None:
@@ -214,7 +214,7 @@ def test_baseline_lookup_reads_a_loaded_baseline() -> None:
         git_branch=None,
         date="2024-01-01T00:00:00+00:00",
     )
-    baseline = Baseline.of("main", [Entry(m.test_id, "kvm", m["getpid"], context)])
+    baseline = Baseline.of("main", [Entry(m.test_id, "kvm", m["getpid"], context, m.run)])
     assert baseline_lookup(baseline)(m, "getpid") == m["getpid"]
     assert baseline_lookup(baseline)(m, "malloc") is None
     assert baseline_lookup(None)(m, "getpid") is None

@@ -168,3 +168,31 @@ def test_max_boots_needs_a_sensible_start(pytester: pytest.Pytester) -> None:
     result = run_pytest(pytester, "--hermit-boots=1", "--hermit-max-boots=10")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--hermit-max-boots=10 needs --hermit-boots of at least 2*"])
+
+
+BAD_NAME_RULE = "use 1-100 letters, digits, '.', '_' or '-'"
+
+
+@pytest.mark.parametrize("option", ["--hermit-save", "--hermit-compare"])
+def test_a_bad_baseline_name_on_the_command_line_names_the_option_and_the_rule(
+    pytester: pytest.Pytester, option: str
+) -> None:
+    pytester.makepyfile(USES_ENV)
+    result = run_pytest(pytester, f"{option}=../x")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert f"argument {option}: invalid baseline name '../x'" in err
+    assert BAD_NAME_RULE in err
+
+
+@pytest.mark.parametrize("key", ["hermit_save", "hermit_compare"])
+def test_a_bad_baseline_name_in_the_ini_file_is_a_usage_error_naming_the_key(
+    pytester: pytest.Pytester, key: str
+) -> None:
+    pytester.makeini(f"[pytest]\n{key} = ../x\n")
+    pytester.makepyfile(USES_ENV)
+    result = run_pytest(pytester)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert "INTERNALERROR" not in err + result.stdout.str()
+    assert f"ini option {key} = '../x'" in err and BAD_NAME_RULE in err
