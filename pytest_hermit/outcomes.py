@@ -35,7 +35,9 @@ def describe(error: BaseException) -> str | None:
     """The failure text for our own errors (no traceback through the plugin), else None."""
     if not isinstance(error, HermitError):
         return None
-    return f"[hermit: {classify(error).value}] {error}"
+    # Notes carry what went wrong after the error (a destroy that failed too).
+    notes = "".join(f"\n  {note}" for note in getattr(error, "__notes__", ()))
+    return f"[hermit: {classify(error).value}] {error}{notes}"
 
 
 @dataclass

@@ -72,3 +72,12 @@ def test_plots_without_matplotlib_are_a_usage_error_at_start_up(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--hermit-plot needs matplotlib*pip install*or leave out --hermit-plot*"])
     result.stdout.no_fnmatch_line("*passed*")  # refused before any test ran
+
+
+def test_describe_keeps_what_went_wrong_while_cleaning_up() -> None:
+    error = BootTimeout("timed out", env="kvm")
+    error.add_note("while cleaning up after that: libvirt could not destroy domain d")
+    assert describe(error) == (
+        "[hermit: broken run] timed out (environment kvm)\n"
+        "  while cleaning up after that: libvirt could not destroy domain d"
+    )
