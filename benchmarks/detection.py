@@ -38,8 +38,8 @@ from pytest_hermit.connections import Connections
 from pytest_hermit.environments import BUILTIN
 from pytest_hermit.errors import RunError
 from pytest_hermit.guest import resolve
+from pytest_hermit.results.samples import Samples
 from pytest_hermit.runner import RunRequest, run
-from pytest_hermit.samples import Samples
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"

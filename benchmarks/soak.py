@@ -40,8 +40,8 @@ sys.path.insert(0, str(ROOT))
 from pytest_hermit.connections import Connections  # noqa: E402
 from pytest_hermit.domxml import DomainSpec  # noqa: E402
 from pytest_hermit.environments import BUILTIN  # noqa: E402
-from pytest_hermit.parsers import ConsoleParser  # noqa: E402
 from pytest_hermit.reaper import children  # noqa: E402
+from pytest_hermit.results.parsers import ConsoleParser  # noqa: E402
 from pytest_hermit.vm import boot, unique_name  # noqa: E402
 
 KERNEL = ROOT / "guest" / "build" / "refguest.elf"

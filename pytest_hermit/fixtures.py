@@ -16,7 +16,7 @@ from pytest_hermit.errors import ConfigError
 from pytest_hermit.gate import Judged
 from pytest_hermit.guest import GuestImage
 from pytest_hermit.measure import measure
-from pytest_hermit.measurement import Measurement, RunIds
+from pytest_hermit.results.measurement import Measurement, RunIds
 from pytest_hermit.runner import RunRequest, safe_name
 from pytest_hermit.state import OUTCOME_KEY, session_of
 from pytest_hermit.vm import BootRecord

@@ -22,8 +22,8 @@ from pytest_hermit import baselines as bl
 from pytest_hermit.environments import Environment
 from pytest_hermit.errors import ConfigError, HermitError, NotComparable
 from pytest_hermit.guest import GuestImage
-from pytest_hermit.measurement import Measurement
-from pytest_hermit.samples import Samples
+from pytest_hermit.results.measurement import Measurement
+from pytest_hermit.results.samples import Samples
 
 DEFAULT_TOLERANCE = 0.05
 

@@ -13,10 +13,10 @@ from dataclasses import replace
 
 from pytest_hermit.gate import Judged
 from pytest_hermit.guest import GuestImage
-from pytest_hermit.measurement import Measurement
 from pytest_hermit.outcomes import classify
+from pytest_hermit.results.measurement import Measurement
+from pytest_hermit.results.samples import Samples
 from pytest_hermit.runner import Progress, RunRequest, run
-from pytest_hermit.samples import Samples
 from pytest_hermit.session import HermitSession
 
 

@@ -40,8 +40,8 @@ from typing import TYPE_CHECKING
 
 from pytest_hermit.errors import HermitError
 from pytest_hermit.gate import Judged
-from pytest_hermit.measurement import Measurement
-from pytest_hermit.samples import Direction, Samples
+from pytest_hermit.results.measurement import Measurement
+from pytest_hermit.results.samples import Direction, Samples
 from pytest_hermit.stats import Comparison, Verdict
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from pytest_hermit.samples import Direction, Samples
+from pytest_hermit.results.samples import Direction, Samples
 
 
 class _LazyScipyStats:

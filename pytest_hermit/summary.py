@@ -12,8 +12,8 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from pytest_hermit.gate import Judged
-from pytest_hermit.measurement import Measurement
-from pytest_hermit.samples import Samples
+from pytest_hermit.results.measurement import Measurement
+from pytest_hermit.results.samples import Samples
 from pytest_hermit.tables import Row, Table, render_text
 
 if TYPE_CHECKING:  # the session module imports nothing from here

@@ -25,8 +25,8 @@ from pytest_hermit.console import ConsoleTimeout, StreamPump, read_lines
 from pytest_hermit.domxml import DomainSpec, render
 from pytest_hermit.environments import Environment
 from pytest_hermit.errors import BootTimeout, RunError
-from pytest_hermit.parsers import BootResult, ConsoleParser
 from pytest_hermit.reaper import Reaper
+from pytest_hermit.results.parsers import BootResult, ConsoleParser
 
 _counter = itertools.count(1)
 

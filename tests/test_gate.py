@@ -12,9 +12,9 @@ from pytest_hermit import baselines as bl
 from pytest_hermit import stats
 from pytest_hermit.errors import NotComparable
 from pytest_hermit.gate import Gate, GateSettings, GitState, Regression, git_info
-from pytest_hermit.measurement import Measurement
 from pytest_hermit.outcomes import Kind, classify
-from pytest_hermit.samples import Samples
+from pytest_hermit.results.measurement import Measurement
+from pytest_hermit.results.samples import Samples
 
 
 def boots(rng: np.random.Generator, n: int, centre: float, boot_cv: float = 0.1) -> list[list[float]]:

@@ -10,7 +10,7 @@ import pytest
 
 from pytest_hermit import baselines as bl
 from pytest_hermit.exitcodes import EXIT_REFUSED
-from pytest_hermit.samples import Samples
+from pytest_hermit.results.samples import Samples
 from tests.conftest import assert_only_getpid_regressed, run_pytest
 
 pytestmark = pytest.mark.usefixtures("reference_guest")

@@ -196,7 +196,7 @@ def test_boots_leak_no_file_descriptors(reference_guest: Path, tmp_path: Path) -
     from pytest_hermit.connections import Connections
     from pytest_hermit.domxml import DomainSpec
     from pytest_hermit.environments import BUILTIN
-    from pytest_hermit.parsers import ConsoleParser
+    from pytest_hermit.results.parsers import ConsoleParser
     from pytest_hermit.vm import boot, unique_name
 
     conns = Connections(STATE_DIR)

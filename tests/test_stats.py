@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from pytest_hermit.samples import Direction, Samples
+from pytest_hermit.results.samples import Direction, Samples
 from pytest_hermit.stats import (
     Comparison,
     ConfidenceInterval,

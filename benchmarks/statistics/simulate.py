@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from pytest_hermit.samples import Samples
+from pytest_hermit.results.samples import Samples
 from pytest_hermit.stats import Verdict, compare
 
 ROWS = [  # boots, reps, boot CV, true change, comparisons, seed
