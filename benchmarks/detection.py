@@ -33,10 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from pytest_hermit import stats
 from pytest_hermit.connections import Connections
 from pytest_hermit.environments import BUILTIN
 from pytest_hermit.errors import RunError
+from pytest_hermit.gate import stats
 from pytest_hermit.guest import resolve
 from pytest_hermit.results.samples import Samples
 from pytest_hermit.runner import RunRequest, run

@@ -6,7 +6,7 @@
     pytest-hermit show NAME --dir DIR [--markdown]
     pytest-hermit compare NAME_A NAME_B --dir DIR [--tolerance 5] [--allow-foreign-baseline] [--markdown]
 
-``compare`` applies the gate's statistics (:mod:`pytest_hermit.stats`) to two
+``compare`` applies the gate's statistics (:mod:`pytest_hermit.gate.stats`) to two
 saved baselines, B judged against A, one family per (test, environment).
 
 Exit status (shared with the plugin, see ``docs/statistics.md``):
@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from pytest_hermit import baselines as bl
-from pytest_hermit import branches, stats
+from pytest_hermit import branches
+from pytest_hermit.gate import baselines as bl
+from pytest_hermit.gate import stats
 from pytest_hermit.tables import Row, Table, render_markdown, render_text
 
 __all__ = ["EXIT_BROKEN", "EXIT_OK", "EXIT_REFUSED", "EXIT_REGRESSION", "main"]

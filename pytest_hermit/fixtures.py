@@ -13,7 +13,7 @@ import pytest
 from pytest_hermit import iso
 from pytest_hermit.environments import Environment
 from pytest_hermit.errors import ConfigError
-from pytest_hermit.gate import Judged
+from pytest_hermit.gate.judge import Judged
 from pytest_hermit.guest import GuestImage
 from pytest_hermit.measure import measure
 from pytest_hermit.results.measurement import Measurement, RunIds

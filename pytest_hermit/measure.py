@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-from pytest_hermit.gate import Judged
+from pytest_hermit.gate.judge import Judged
 from pytest_hermit.guest import GuestImage
 from pytest_hermit.outcomes import classify
 from pytest_hermit.results.measurement import Measurement

@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from pytest_hermit.gate import GateSettings, baseline_name, parse_tolerances, percent, verdict_set
-from pytest_hermit.stats import Verdict
+from pytest_hermit.gate.judge import GateSettings, baseline_name, parse_tolerances, percent, verdict_set
+from pytest_hermit.gate.stats import Verdict
 
 T = TypeVar("T")
 

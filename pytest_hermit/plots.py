@@ -39,16 +39,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_hermit.errors import HermitError
-from pytest_hermit.gate import Judged
+from pytest_hermit.gate.judge import Judged
+from pytest_hermit.gate.stats import Comparison, Verdict
 from pytest_hermit.results.measurement import Measurement
 from pytest_hermit.results.samples import Direction, Samples
-from pytest_hermit.stats import Comparison, Verdict
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from pytest_hermit.baselines import Baseline
+    from pytest_hermit.gate.baselines import Baseline
 
 __all__ = [
     "BaselineLookup",

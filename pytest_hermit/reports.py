@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_hermit import __version__
 from pytest_hermit.errors import HermitError
-from pytest_hermit.gate import GitState, Judged, git_info
+from pytest_hermit.gate.judge import GitState, Judged, git_info
 from pytest_hermit.results.measurement import Measurement
 from pytest_hermit.results.samples import Direction, Samples
 from pytest_hermit.summary import build_comparison_tables, build_tables

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_hermit.baselines import Context, HostFingerprint
 from pytest_hermit.connections import Connections
 from pytest_hermit.environments import Environment, load_registry, select
 from pytest_hermit.errors import ConfigError, HermitError
-from pytest_hermit.gate import Gate, GitState, context_for, git_info, host_fingerprint
+from pytest_hermit.gate.baselines import Context, HostFingerprint
+from pytest_hermit.gate.judge import Gate, GitState, context_for, git_info, host_fingerprint
 from pytest_hermit.guest import GuestImage, resolve
 from pytest_hermit.options import Settings
 from pytest_hermit.probes import Availability, is_local, kvm_usable_locally, probe

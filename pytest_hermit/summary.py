@@ -11,7 +11,7 @@ import statistics
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from pytest_hermit.gate import Judged
+from pytest_hermit.gate.judge import Judged
 from pytest_hermit.results.measurement import Measurement
 from pytest_hermit.results.samples import Samples
 from pytest_hermit.tables import Row, Table, render_text

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_hermit import baselines as bl
 from pytest_hermit.exitcodes import EXIT_REFUSED
+from pytest_hermit.gate import baselines as bl
 from pytest_hermit.results.samples import Samples
 from tests.conftest import assert_only_getpid_regressed, run_pytest
 

@@ -9,9 +9,9 @@ import pytest
 
 from pytest_hermit.environments import BUILTIN, load_registry, select
 from pytest_hermit.errors import ConfigError
-from pytest_hermit.gate import Tolerances, parse_tolerances, percent, verdict_set
+from pytest_hermit.gate.judge import Tolerances, parse_tolerances, percent, verdict_set
+from pytest_hermit.gate.stats import Verdict
 from pytest_hermit.probes import cpu_has_hw_virt, nested_in_emulator
-from pytest_hermit.stats import Verdict
 from tests.conftest import run_pytest
 
 USES_ENV = """
