@@ -14,7 +14,7 @@ from pytest_hermit.outcomes import Tally, describe
 from pytest_hermit.session import HermitSession
 from pytest_hermit.state import OUTCOME_KEY, SESSION_KEY
 from pytest_hermit.summary import summary_lines
-from pytest_hermit.vm import LiveDomains
+from pytest_hermit.vm.boot import LiveDomains
 
 _TALLY = pytest.StashKey[Tally]()
 

@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from pytest_hermit.connections import Connections
-from pytest_hermit.environments import Environment, load_registry, select
 from pytest_hermit.errors import ConfigError, HermitError
 from pytest_hermit.gate.baselines import Context, HostFingerprint
 from pytest_hermit.gate.judge import Gate, GitState, context_for, git_info, host_fingerprint
-from pytest_hermit.guest import GuestImage, resolve
 from pytest_hermit.options import Settings
-from pytest_hermit.probes import Availability, is_local, kvm_usable_locally, probe
 from pytest_hermit.pyproject import tool_hermit
 from pytest_hermit.results.measurement import Measurement
+from pytest_hermit.vm.connections import Connections
+from pytest_hermit.vm.environments import Environment, load_registry, select
+from pytest_hermit.vm.guest import GuestImage, resolve
+from pytest_hermit.vm.probes import Availability, is_local, kvm_usable_locally, probe
 
 
 class HermitSession:

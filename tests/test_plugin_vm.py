@@ -193,11 +193,11 @@ def test_ctrl_c_destroys_the_vm(pytester: pytest.Pytester) -> None:
 
 def test_boots_leak_no_file_descriptors(reference_guest: Path, tmp_path: Path) -> None:
     """A long session boots thousands of times: every boot must give back its pty and pipes."""
-    from pytest_hermit.connections import Connections
-    from pytest_hermit.domxml import DomainSpec
-    from pytest_hermit.environments import BUILTIN
     from pytest_hermit.results.parsers import ConsoleParser
-    from pytest_hermit.vm import boot, unique_name
+    from pytest_hermit.vm.boot import boot, unique_name
+    from pytest_hermit.vm.connections import Connections
+    from pytest_hermit.vm.domxml import DomainSpec
+    from pytest_hermit.vm.environments import BUILTIN
 
     conns = Connections(STATE_DIR)
     env = BUILTIN["qemu"]

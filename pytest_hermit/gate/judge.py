@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pytest_hermit import __version__
-from pytest_hermit.environments import Environment
 from pytest_hermit.errors import ConfigError, HermitError, NotComparable
 from pytest_hermit.gate import baselines as bl
 from pytest_hermit.gate import stats
-from pytest_hermit.guest import GuestImage
 from pytest_hermit.results.measurement import Measurement
 from pytest_hermit.results.samples import Samples
+from pytest_hermit.vm.environments import Environment
+from pytest_hermit.vm.guest import GuestImage
 
 DEFAULT_TOLERANCE = 0.05
 
