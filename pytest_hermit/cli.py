@@ -34,7 +34,7 @@ from typing import NoReturn, TextIO
 from pytest_hermit import branches
 from pytest_hermit.gate import baselines as bl
 from pytest_hermit.gate import stats
-from pytest_hermit.tables import Row, Table, render_markdown, render_text
+from pytest_hermit.report.tables import Row, Table, render_markdown, render_text
 
 __all__ = ["EXIT_BROKEN", "EXIT_OK", "EXIT_REFUSED", "EXIT_REGRESSION", "main"]
 

@@ -312,7 +312,7 @@ class Settings:
         plot = path_option("plot", False)
         if plot is not None:
             # At start-up, not after every boot of the run: a missing matplotlib is a usage error.
-            from pytest_hermit.plots import PlotError, require_matplotlib
+            from pytest_hermit.report.plots import PlotError, require_matplotlib
 
             try:
                 require_matplotlib()

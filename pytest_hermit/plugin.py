@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
-from pytest_hermit import fixtures, options, reports
+from pytest_hermit import fixtures, options
 from pytest_hermit.exitcodes import EXIT_OUTPUT
 from pytest_hermit.outcomes import Tally, describe
+from pytest_hermit.report import formats as reports
+from pytest_hermit.report.terminal import summary_lines
 from pytest_hermit.session import HermitSession
 from pytest_hermit.state import OUTCOME_KEY, SESSION_KEY
-from pytest_hermit.summary import summary_lines
 from pytest_hermit.vm.boot import LiveDomains
 
 _TALLY = pytest.StashKey[Tally]()

@@ -125,8 +125,8 @@ def test_without_a_comparison_every_measurement_is_saved(tmp_path: Path) -> None
 def test_two_runs_in_one_test_are_judged_saved_and_reported_separately(tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from pytest_hermit.reports import results_json
-    from pytest_hermit.summary import build_comparison_tables, build_tables
+    from pytest_hermit.report.formats import results_json
+    from pytest_hermit.report.terminal import build_comparison_tables, build_tables
 
     rng = np.random.default_rng(11)
     test = "tests/test_perf.py::test_sizes[qemu]"

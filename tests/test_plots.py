@@ -15,7 +15,7 @@ from matplotlib.image import imread
 from pytest_hermit.gate import stats
 from pytest_hermit.gate.baselines import Baseline, Context, Entry, HostFingerprint
 from pytest_hermit.gate.judge import Judged
-from pytest_hermit.plots import baseline_lookup, file_part, names_of_tests, write_plots
+from pytest_hermit.report.plots import baseline_lookup, file_part, names_of_tests, write_plots
 from pytest_hermit.results.measurement import Measurement
 from pytest_hermit.results.samples import Samples
 

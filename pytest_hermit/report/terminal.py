@@ -12,9 +12,9 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from pytest_hermit.gate.judge import Judged
+from pytest_hermit.report.tables import Row, Table, render_text
 from pytest_hermit.results.measurement import Measurement
 from pytest_hermit.results.samples import Samples
-from pytest_hermit.tables import Row, Table, render_text
 
 if TYPE_CHECKING:  # the session module imports nothing from here
     from pytest_hermit.session import HermitSession

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 from pytest_hermit import __version__
 from pytest_hermit.errors import HermitError
 from pytest_hermit.gate.judge import GitState, Judged, git_info
+from pytest_hermit.report.tables import render_markdown
+from pytest_hermit.report.terminal import build_comparison_tables, build_tables
 from pytest_hermit.results.measurement import Measurement
 from pytest_hermit.results.samples import Direction, Samples
-from pytest_hermit.summary import build_comparison_tables, build_tables
-from pytest_hermit.tables import render_markdown
 
 if TYPE_CHECKING:  # the session imports nothing from here; only the edge functions need it
     from pytest_hermit.session import HermitSession
@@ -275,7 +275,7 @@ def write_all(session: HermitSession) -> list[str]:
         _write(s.benchmark_json, json.dumps(doc, indent=1) + "\n")
         notes.append(f"hermit: pytest-benchmark JSON in {s.benchmark_json}")
     if s.plot is not None:
-        from pytest_hermit.plots import write_plots  # matplotlib is imported only when plots are asked for
+        from pytest_hermit.report.plots import write_plots  # matplotlib is imported only when plots are asked for
 
         paths = write_plots(
             s.plot, measurements, judged, session.gate.reference_samples, baseline_name=session.comparison_label
