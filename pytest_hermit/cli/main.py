@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from pytest_hermit import branches
+from pytest_hermit.cli import branches
 from pytest_hermit.gate import baselines as bl
 from pytest_hermit.gate import stats
 from pytest_hermit.report.tables import Row, Table, render_markdown, render_text
