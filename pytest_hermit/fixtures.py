@@ -10,9 +10,9 @@ from dataclasses import replace
 
 import pytest
 
+from pytest_hermit.call import measure
 from pytest_hermit.errors import ConfigError
 from pytest_hermit.gate.judge import Judged
-from pytest_hermit.measure import measure
 from pytest_hermit.results.measurement import Measurement, RunIds
 from pytest_hermit.state import OUTCOME_KEY, session_of
 from pytest_hermit.vm import iso
