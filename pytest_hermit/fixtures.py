@@ -14,7 +14,7 @@ from pytest_hermit.call import measure
 from pytest_hermit.errors import ConfigError
 from pytest_hermit.gate.judge import Judged
 from pytest_hermit.results.measurement import Measurement, RunIds
-from pytest_hermit.state import OUTCOME_KEY, session_of
+from pytest_hermit.session import OUTCOME_KEY, session_of
 from pytest_hermit.vm import iso
 from pytest_hermit.vm.boot import BootRecord
 from pytest_hermit.vm.environments import Environment

@@ -10,14 +10,24 @@ from __future__ import annotations
 import argparse
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
-from pytest_hermit.gate.judge import GateSettings, baseline_name, parse_tolerances, percent, verdict_set
+from pytest_hermit.argtypes import (
+    baseline_name,
+    env_list,
+    percent,
+    percent_fraction,
+    positive_float,
+    positive_int,
+    verdict_set,
+)
+from pytest_hermit.errors import ConfigError
+from pytest_hermit.gate.judge import DEFAULT_TOLERANCE, GateSettings, Tolerances
 from pytest_hermit.gate.stats import Verdict
 
 T = TypeVar("T")
@@ -25,39 +35,6 @@ T = TypeVar("T")
 DEFAULT_BOOTS = 10
 DEFAULT_REPS = 10
 DEFAULT_TIMEOUT = 120.0
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
-
-
-def existing_file(text: str) -> Path:
-    path = Path(text).expanduser()
-    if not path.is_file():
-        raise argparse.ArgumentTypeError(f"no such file: {text}")
-    return path.resolve()
-
-
-def env_list(text: str) -> str:
-    if not [n for n in text.split(",") if n.strip()]:
-        raise argparse.ArgumentTypeError("expected a comma-separated list of environment names, or 'all'")
-    return text
 
 
 # (flag, ini type, help, argparse type/action)
@@ -240,6 +217,37 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini(
         "hermit_allow_foreign_baseline", help="like --hermit-allow-foreign-baseline", type="bool", default=False
     )
+
+
+def parse_tolerances(default: float | None, tool: Mapping[str, Any], source: str) -> Tolerances:
+    """``[tool.hermit.tolerance]``: ``getpid = 10`` and ``[tool.hermit.tolerance.kvm]`` ``malloc = 30`` (percent).
+
+    ``default`` is --hermit-tolerance (or its ini twin), which wins over the table's ``default``.
+    """
+    table = tool.get("tolerance", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: [tool.hermit.tolerance] must be a table of metric = percent")
+
+    def pct(value: object, where: str) -> float:
+        try:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(value)
+            return percent_fraction(float(value))
+        except ValueError:
+            raise ConfigError(f"{source}: {where} must be a percentage between 0 and 100, got {value!r}") from None
+
+    per_metric: dict[str, float] = {}
+    per_env: dict[str, dict[str, float]] = {}
+    file_default = None
+    for key, value in table.items():
+        if isinstance(value, dict):
+            per_env[key] = {m: pct(v, f"[tool.hermit.tolerance.{key}] {m}") for m, v in value.items()}
+        elif key == "default":
+            file_default = pct(value, "[tool.hermit.tolerance] default")
+        else:
+            per_metric[key] = pct(value, f"[tool.hermit.tolerance] {key}")
+    chosen = default if default is not None else file_default if file_default is not None else DEFAULT_TOLERANCE
+    return Tolerances(chosen, per_metric, per_env)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pytest_hermit.gate import baselines as bl
-from pytest_hermit.gate.judge import UNKNOWN, HostCpu, host_cpu, host_fingerprint
+from pytest_hermit.vm.fingerprint import UNKNOWN, HostCpu, host_cpu, host_fingerprint
 
 INTEL = """<capabilities>
   <host>

@@ -11,7 +11,8 @@ import pytest
 from pytest_hermit.errors import NotComparable
 from pytest_hermit.gate import baselines as bl
 from pytest_hermit.gate import stats
-from pytest_hermit.gate.judge import Gate, GateSettings, GitState, Regression, git_info
+from pytest_hermit.gate.git import GitState, git_info
+from pytest_hermit.gate.judge import Gate, GateSettings, Regression
 from pytest_hermit.outcomes import Kind, classify
 from pytest_hermit.results.measurement import Measurement
 from pytest_hermit.results.samples import Samples

@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from typing import TYPE_CHECKING
 
 from pytest_hermit.gate.judge import Judged
 from pytest_hermit.report.tables import Row, Table, render_text
 from pytest_hermit.results.measurement import Measurement
 from pytest_hermit.results.samples import Samples
-
-if TYPE_CHECKING:  # the session module imports nothing from here
-    from pytest_hermit.session import HermitSession
 
 
 def spread_percent(samples: Samples) -> float | None:
@@ -99,12 +95,13 @@ def build_comparison_tables(judged: list[Judged], baseline: str) -> list[Table]:
     return tables
 
 
-def summary_lines(session: HermitSession) -> list[str]:
-    """The end-of-run section: measurement tables, comparison tables, notes."""
+def summary_lines(
+    measurements: list[Measurement], judged: list[Judged], label: str | None, notes: list[str]
+) -> list[str]:
+    """The end-of-run section: measurement tables, comparison tables (against ``label``), then notes."""
     lines: list[str] = []
-    for table in build_tables(session.measurements):
+    for table in build_tables(measurements):
         lines += [render_text(table), ""]
-    for table in build_comparison_tables(session.gate.judged, session.comparison_label or ""):
+    for table in build_comparison_tables(judged, label or ""):
         lines += [render_text(table), ""]
-    probe_notes = [f"hermit: {name}: {a.note}" for name, a in session.probed().items() if a.note]
-    return lines + probe_notes + session.notes
+    return lines + notes
