@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 from pytest_hermit.errors import HermitError
 from pytest_hermit.gate.judge import Judged
 from pytest_hermit.gate.stats import Comparison, Verdict
+from pytest_hermit.results import numbers as fmt
 from pytest_hermit.results.measurement import Measurement
 from pytest_hermit.results.samples import Direction, Samples
 
@@ -144,26 +145,8 @@ def names_of_tests(measurements: Iterable[Measurement]) -> dict[tuple[str, str],
 # --------------------------------------------------------------------------- formatting
 
 
-def _num(x: float) -> str:
-    """Compact value for labels: 9, 122, 5,858, 51.8k, 1.2M."""
-    a = abs(x)
-    if a >= 1e6:
-        return f"{x / 1e6:.3g}M"
-    if a >= 1e5:
-        return f"{x / 1e3:.0f}k"
-    if a >= 1e4:
-        return f"{x / 1e3:.1f}k"
-    if a >= 100:
-        return f"{x:,.0f}"
-    return f"{x:.3g}"
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:+.1f}%"
-
-
-def _p(p: float) -> str:
-    return f"{p:.2g}" if p >= 0.001 else f"{p:.1e}"
+def _compact(x: float) -> str:
+    return fmt.number(x, compact=True)
 
 
 def _better(direction: Direction) -> str:
@@ -378,11 +361,12 @@ def distribution_figure(
     if comparison is not None and cax is not None:
         c = comparison
         colour = VERDICT_COLOURS[c.verdict]
-        title = f"{metric} on {env}: {_pct(c.change)} [{_pct(c.interval.low)}..{_pct(c.interval.high)}] "
+        pct = fmt.signed_percent
+        title = f"{metric} on {env}: {pct(c.change)} [{pct(c.interval.low)}..{pct(c.interval.high)}] "
         title += c.verdict.name.lower()
         sub = (
-            f"{test} · {m.workload} · {_num(c.baseline_location)} → {_num(c.current_location)} {c.unit}"
-            f" · p={_p(c.p_adjusted)} · tolerance ±{100 * c.tolerance:g}%"
+            f"{test} · {m.workload} · {_compact(c.baseline_location)} → {_compact(c.current_location)} {c.unit}"
+            f" · p={fmt.p_value(c.p_adjusted)} · tolerance ±{100 * c.tolerance:g}%"
         )
         if c.verdict is Verdict.INCONCLUSIVE:
             sub += f"\n{c.advice()}"
@@ -392,7 +376,7 @@ def distribution_figure(
         boots = [b for b in (_finite(boot) for boot in current.per_boot) if b]
         middle = statistics.median(statistics.median(b) for b in boots)
         plural = "s" if len(boots) != 1 else ""
-        title = f"{metric} on {env}: {_num(middle)} {current.unit} (median of {len(boots)} boot{plural})"
+        title = f"{metric} on {env}: {_compact(middle)} {current.unit} (median of {len(boots)} boot{plural})"
         sub = f"{test} · {m.workload} · " + ("not compared" if baseline is not None else "no baseline to compare with")
         fig.suptitle(title, fontsize=13, fontweight="bold")
     ax.set_title(sub, fontsize=9, color="#444444")
@@ -430,7 +414,11 @@ def _change_panel(ax: Axes, c: Comparison) -> None:
     ax.yaxis.tick_right()
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="upper center", fontsize=7, framealpha=0.8, bbox_to_anchor=(0.5, -0.1))
-    ax.set_title(f"{_pct(c.change)}\n[{_pct(c.interval.low)}..{_pct(c.interval.high)}]", fontsize=9, color=colour)
+    ax.set_title(
+        f"{fmt.signed_percent(c.change)}\n[{fmt.signed_percent(c.interval.low)}..{fmt.signed_percent(c.interval.high)}]",
+        fontsize=9,
+        color=colour,
+    )
 
 
 # --------------------------------------------------------------------------- bars across environments
@@ -507,11 +495,11 @@ def bars_figure(test: str, workload: str, items: Sequence[_Item], baseline_side:
                     capsize=3,
                     error_kw={"elinewidth": 1, "ecolor": "#333333"},
                 )
-                text, text_colour = _num(mid), "#222222"
+                text, text_colour = _compact(mid), "#222222"
                 c = item.comparisons.get(metric)
                 if c is not None:
                     any_change = True
-                    text += f"\n{_pct(c.change)}"
+                    text += f"\n{fmt.signed_percent(c.change)}"
                     if c.verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT):
                         text_colour = VERDICT_COLOURS[c.verdict]
                 for label in ax.bar_label(container, labels=[text], padding=2, fontsize=7):

@@ -12,6 +12,7 @@ from collections import defaultdict
 
 from pytest_hermit.gate.judge import Judged
 from pytest_hermit.report.tables import Row, Table, render_text
+from pytest_hermit.results import numbers as fmt
 from pytest_hermit.results.measurement import Measurement
 from pytest_hermit.results.samples import Samples
 
@@ -26,19 +27,13 @@ def spread_percent(samples: Samples) -> float | None:
     return (q3 - q1) / abs(centre) * 100 if centre else None
 
 
-def format_value(value: float) -> str:
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
-
-
 def cell(measurement: Measurement, metric: str) -> str:
     samples = measurement[metric]
-    text = format_value(samples.median)
+    text = fmt.number(samples.median)
     if samples.unit == "cycles":
         ns = measurement.cycles_to_ns(samples.median)
         if ns is not None:
-            text += f" ({format_value(ns)} ns)"
+            text += f" ({fmt.number(ns)} ns)"
     spread = spread_percent(samples)
     if spread is not None:
         text += f" ±{spread:.0f}%"
