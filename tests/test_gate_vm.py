@@ -13,7 +13,7 @@ from pytest_hermit.gate import baselines as bl
 from pytest_hermit.results.samples import Samples
 from tests.conftest import assert_only_getpid_regressed, run_pytest
 
-pytestmark = pytest.mark.usefixtures("reference_guest")
+pytestmark = [pytest.mark.vm, pytest.mark.usefixtures("reference_guest")]
 
 GATE_TEST = """
 def test_basic(hermit_run):

@@ -16,6 +16,9 @@ from collections.abc import Iterator
 import guest_qemu as gq
 import pytest
 
+#: Boots real VMs: `pytest -m 'not vm'` leaves this file out.
+pytestmark = pytest.mark.vm
+
 INFO_RE = re.compile(r"^HERMIT-INFO hypervisor=(\S+) tsc_khz=(\d+)$")
 KLOG_RE = re.compile(r"^\[(\d+)\.(\d{3})\]\[(\d+):(\d+)\]\[(INFO|WARNING|ERROR)\] (.*)$")
 DONE_RE = re.compile(r"^HERMIT-DONE status=(ok|error)$")

@@ -19,6 +19,9 @@ from pytest_hermit.vm.domxml import DomainSpec
 from pytest_hermit.vm.environments import BUILTIN
 from tests.conftest import STATE_DIR, hermit_qemu_processes, inner_pytest, run_pytest, wait_for_qemu
 
+#: Boots real VMs: `pytest -m 'not vm'` leaves this file out.
+pytestmark = pytest.mark.vm
+
 HELLO = """
 def test_hello(hermit_run):
     hermit_run("hello", boots=1)

@@ -12,7 +12,7 @@ import pytest
 from pytest_hermit.exitcodes import EXIT_BROKEN
 from tests.conftest import FOREIGN, STATE_DIR, hermit_qemu_processes, inner_pytest, run_pytest, wait_for_qemu
 
-pytestmark = pytest.mark.usefixtures("reference_guest")
+pytestmark = [pytest.mark.vm, pytest.mark.usefixtures("reference_guest")]
 
 USER_TESTS = """
 def test_basic(hermit_run, hermit_env):
