@@ -9,8 +9,10 @@ asked here and kept.
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,6 +53,21 @@ def context_for(
     )
 
 
+def _registry(config: pytest.Config, tool: dict[str, Any], source: str) -> dict[str, Environment]:
+    """The environments, with deprecation warnings shown the way pytest shows its own configure-time ones.
+
+    A plain ``warnings.warn`` during pytest_configure is silent for a
+    DeprecationWarning; ``issue_config_time_warning`` puts it in the warnings
+    summary and honours -W / filterwarnings.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        registry = load_registry(tool, source)
+    for w in caught:
+        config.issue_config_time_warning(w.message if isinstance(w.message, Warning) else UserWarning(w.message), 2)
+    return registry
+
+
 class HermitSession:
     """One run of the plugin."""
 
@@ -75,7 +92,7 @@ class HermitSession:
         try:
             tool = tool_hermit(pyproject)
             settings = Settings.from_config(config, tool, str(pyproject))
-            registry = load_registry(tool, str(pyproject))
+            registry = _registry(config, tool, str(pyproject))
             if settings.env_spec is not None:
                 source = "--hermit-env" if config.getoption("hermit_env") else f"ini hermit_env ({config.inipath})"
                 selected = select(settings.env_spec, registry, source)
