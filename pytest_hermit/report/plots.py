@@ -444,24 +444,96 @@ def _summary(samples: Samples) -> tuple[float, float, float] | None:
     return min(q1, mid), mid, max(q3, mid)
 
 
-def bars_figure(test: str, workload: str, items: Sequence[_Item], baseline_side: str = "baseline") -> Figure | None:
-    """The study's table as bars; None when no metric has a value."""
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
-
-    envs = [item.measurement for item in items]
-    # metric -> unit, in order of appearance; one panel per unit
+def _units(items: Sequence[_Item]) -> tuple[dict[str, str], dict[str, Direction]]:
+    """Metric -> unit in order of appearance (one panel per unit), and each unit's direction."""
     units: dict[str, str] = {}
     directions: dict[str, Direction] = {}
-    for m in envs:
-        for name, s in m.samples.items():
+    for item in items:
+        for name, s in item.measurement.samples.items():
             if _usable(s):
                 units.setdefault(name, s.unit)
                 directions.setdefault(s.unit, s.direction)
+    return units, directions
+
+
+def _bar(
+    ax: Axes,
+    x: float,
+    width: float,
+    summary: tuple[float, float, float],
+    m: Measurement,
+    colour: str,
+    c: Comparison | None,
+) -> None:
+    """One environment's bar for one metric: median, quartile error bar, value (and change) on top."""
+    q1, mid, q3 = summary
+    container = ax.bar(
+        [x],
+        [mid],
+        width=width * 0.92,
+        color=colour,
+        alpha=0.55 if m.emulated else 0.9,
+        hatch="//" if m.emulated else None,
+        edgecolor=colour if m.emulated else "none",
+        yerr=[[mid - q1], [q3 - mid]],
+        capsize=3,
+        error_kw={"elinewidth": 1, "ecolor": "#333333"},
+    )
+    text, text_colour = _compact(mid), "#222222"
+    if c is not None:
+        text += f"\n{fmt.signed_percent(c.change)}"
+        if c.verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT):
+            text_colour = VERDICT_COLOURS[c.verdict]
+    for label in ax.bar_label(container, labels=[text], padding=2, fontsize=7):
+        label.set_color(text_colour)
+
+
+def _scale(ax: Axes, heights: list[float], metrics: list[str], unit: str, direction: Direction) -> None:
+    """Axis limits (log scale when the bars span more than LOG_SCALE_RATIO), metric ticks and the unit label."""
+    positive = [h for h in heights if h > 0]
+    log = bool(positive) and len(positive) == len(heights) and max(positive) / min(positive) > LOG_SCALE_RATIO
+    if log:
+        ax.set_yscale("log")
+        ax.set_ylim(min(positive) / 2.5, max(positive) * 6)
+    elif heights:
+        top = max(max(heights), 0.0)
+        ax.set_ylim(min(0.0, min(heights) * 1.2), top * 1.3 if top > 0 else 1.0)
+    ax.set_xticks(
+        range(len(metrics)),
+        metrics,
+        rotation=25 if len(metrics) > 6 else 0,
+        ha="right" if len(metrics) > 6 else "center",
+    )
+    scale = ", log scale" if log else ""
+    ax.set_ylabel(f"{unit} — {_better(direction)}{scale}")
+    ax.grid(axis="y", alpha=0.3, which="major")
+    ax.set_axisbelow(True)
+
+
+def _legend(fig_axes: Axes, items: Sequence[_Item], others: dict[str, str]) -> None:
+    from matplotlib.patches import Patch
+
+    handles = [
+        Patch(
+            facecolor=_env_colour(item.measurement.env, others),
+            alpha=0.55 if item.measurement.emulated else 0.9,
+            hatch="//" if item.measurement.emulated else None,
+            label=f"{_env_label(item.measurement)} ({_shape(item.measurement.boots, item.measurement.reps)})",
+        )
+        for item in items
+    ]
+    fig_axes.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), framealpha=0.9)
+
+
+def bars_figure(test: str, workload: str, items: Sequence[_Item], baseline_side: str = "baseline") -> Figure | None:
+    """The study's table as bars; None when no metric has a value."""
+    from matplotlib.figure import Figure
+
+    units, directions = _units(items)
     if not units:
         return None
     panels = list(dict.fromkeys(units.values()))
-    n_env = len(envs)
+    n_env = len(items)
     widest = max(sum(1 for u in units.values() if u == p) for p in panels)
     width = max(6.4, min(16.0, 1.6 + widest * (0.6 + 0.45 * n_env)))
     fig = Figure(figsize=(width, 1.4 + 3.4 * len(panels)), layout="constrained")
@@ -480,59 +552,12 @@ def bars_figure(test: str, workload: str, items: Sequence[_Item], baseline_side:
                 summary = _summary(got) if got is not None else None
                 if summary is None:
                     continue
-                q1, mid, q3 = summary
-                heights.append(mid)
-                x = k + (j - (n_env - 1) / 2) * bar_w
-                container = ax.bar(
-                    [x],
-                    [mid],
-                    width=bar_w * 0.92,
-                    color=colour,
-                    alpha=0.55 if m.emulated else 0.9,
-                    hatch="//" if m.emulated else None,
-                    edgecolor=colour if m.emulated else "none",
-                    yerr=[[mid - q1], [q3 - mid]],
-                    capsize=3,
-                    error_kw={"elinewidth": 1, "ecolor": "#333333"},
-                )
-                text, text_colour = _compact(mid), "#222222"
+                heights.append(summary[1])
                 c = item.comparisons.get(metric)
-                if c is not None:
-                    any_change = True
-                    text += f"\n{fmt.signed_percent(c.change)}"
-                    if c.verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT):
-                        text_colour = VERDICT_COLOURS[c.verdict]
-                for label in ax.bar_label(container, labels=[text], padding=2, fontsize=7):
-                    label.set_color(text_colour)
-        positive = [h for h in heights if h > 0]
-        log = bool(positive) and len(positive) == len(heights) and max(positive) / min(positive) > LOG_SCALE_RATIO
-        if log:
-            ax.set_yscale("log")
-            ax.set_ylim(min(positive) / 2.5, max(positive) * 6)
-        elif heights:
-            top = max(max(heights), 0.0)
-            ax.set_ylim(min(0.0, min(heights) * 1.2), top * 1.3 if top > 0 else 1.0)
-        ax.set_xticks(
-            range(len(metrics)),
-            metrics,
-            rotation=25 if len(metrics) > 6 else 0,
-            ha="right" if len(metrics) > 6 else "center",
-        )
-        scale = ", log scale" if log else ""
-        ax.set_ylabel(f"{unit} — {_better(directions[unit])}{scale}")
-        ax.grid(axis="y", alpha=0.3, which="major")
-        ax.set_axisbelow(True)
-
-    handles = [
-        Patch(
-            facecolor=_env_colour(item.measurement.env, others),
-            alpha=0.55 if item.measurement.emulated else 0.9,
-            hatch="//" if item.measurement.emulated else None,
-            label=f"{_env_label(item.measurement)} ({_shape(item.measurement.boots, item.measurement.reps)})",
-        )
-        for item in items
-    ]
-    axes[0].legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), framealpha=0.9)
+                any_change = any_change or c is not None
+                _bar(ax, k + (j - (n_env - 1) / 2) * bar_w, bar_w, summary, m, colour, c)
+        _scale(ax, heights, metrics, unit, directions[unit])
+    _legend(axes[0], items, others)
     fig.suptitle(f"{workload} — {test}", fontsize=13, fontweight="bold")
     note = "bar: median of the per-boot medians · error bar: quartiles of the boot medians"
     if any_change:
