@@ -1,6 +1,6 @@
 """The gate's statistics on seeded synthetic data with known effects.
 
-Noise model (DESIGN.md "Statistics"): every boot gets a multiplicative
+Noise model (docs/design.md, "Statistics, in brief"): every boot gets a multiplicative
 boot effect (CV ``cv_boot``), every repetition a multiplicative repetition
 effect (CV ``cv_rep``) on top; a shift multiplies the whole arm.
 """

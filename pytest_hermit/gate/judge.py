@@ -158,7 +158,7 @@ class Gate:
         pairs_of: Callable[[Measurement], list[tuple[Any, Any]]],
         more: Callable[[int], Measurement],
     ) -> Judged:
-        """The statistics of DESIGN.md on (reference, current) pairs, with adaptive boots."""
+        """The statistics (docs/design.md, docs/statistics.md) on (reference, current) pairs, with adaptive boots."""
         tolerances = self.settings.tolerances
         env = measurement.env
 

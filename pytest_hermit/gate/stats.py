@@ -147,7 +147,7 @@ class Comparison:
         return self.verdict is Verdict.REGRESSION
 
     def message(self, env: str) -> str:
-        """One line a person can act on, in the shape of DESIGN.md."""
+        """One line a person can act on, in the shape of docs/design.md ("Statistics, in brief")."""
         p = f"Mann-Whitney p={fmt.p_value(self.p_adjusted)}"
         if self.family_size > 1:
             p += f" (Holm, {self.family_size} metrics)"
