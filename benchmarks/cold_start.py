@@ -40,12 +40,12 @@ import sys, time
 t0 = time.monotonic()
 from pathlib import Path
 sys.path.insert(0, sys.argv[2])
-from pytest_hermit.connections import Connections
-from pytest_hermit.domxml import DomainSpec
-from pytest_hermit.environments import BUILTIN
-from pytest_hermit.parsers import ConsoleParser
-from pytest_hermit.probes import probe
-from pytest_hermit.vm import boot, unique_name
+from pytest_hermit.vm.connections import Connections
+from pytest_hermit.vm.domxml import DomainSpec
+from pytest_hermit.vm.environments import BUILTIN
+from pytest_hermit.results.parsers import ConsoleParser
+from pytest_hermit.vm.probes import probe
+from pytest_hermit.vm.boot import boot, unique_name
 state = Path(sys.argv[1])
 conns = Connections(state)
 env = BUILTIN["qemu"]

@@ -33,13 +33,13 @@ from typing import Any
 
 import numpy as np
 
-from pytest_hermit import stats
-from pytest_hermit.connections import Connections
-from pytest_hermit.environments import BUILTIN
 from pytest_hermit.errors import RunError
-from pytest_hermit.guest import resolve
-from pytest_hermit.runner import RunRequest, run
-from pytest_hermit.samples import Samples
+from pytest_hermit.gate import stats
+from pytest_hermit.results.samples import Samples
+from pytest_hermit.vm.connections import Connections
+from pytest_hermit.vm.environments import BUILTIN
+from pytest_hermit.vm.guest import resolve
+from pytest_hermit.vm.runner import RunRequest, run
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"

@@ -37,12 +37,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pytest_hermit.connections import Connections  # noqa: E402
-from pytest_hermit.domxml import DomainSpec  # noqa: E402
-from pytest_hermit.environments import BUILTIN  # noqa: E402
-from pytest_hermit.parsers import ConsoleParser  # noqa: E402
-from pytest_hermit.reaper import children  # noqa: E402
-from pytest_hermit.vm import boot, unique_name  # noqa: E402
+from pytest_hermit.results.parsers import ConsoleParser  # noqa: E402
+from pytest_hermit.vm.boot import boot, unique_name  # noqa: E402
+from pytest_hermit.vm.connections import Connections  # noqa: E402
+from pytest_hermit.vm.domxml import DomainSpec  # noqa: E402
+from pytest_hermit.vm.environments import BUILTIN  # noqa: E402
+from pytest_hermit.vm.reaper import children  # noqa: E402
 
 KERNEL = ROOT / "guest" / "build" / "refguest.elf"
 RESULTS = ROOT / "benchmarks" / "results"

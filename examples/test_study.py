@@ -6,7 +6,7 @@ be. Run it with `pytest examples --hermit-env=kvm,qemu`.
 
 from __future__ import annotations
 
-from pytest_hermit.environments import Environment
+from pytest_hermit import Environment
 
 #: Smaller problem sizes where the environment is only emulated (e.g. /dev/kvm
 #: without VT-x/AMD-V, where every instruction goes through KVM's emulator).

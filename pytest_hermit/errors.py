@@ -87,3 +87,7 @@ class OutputError(RunError):
 
 class NotComparable(HermitError):
     """Numbers that must not be compared (emulation reported on kvm, another host)."""
+
+
+class HermitDeprecationWarning(DeprecationWarning):
+    """A configuration spelling that still works but will go; the message names the file, table and key."""

@@ -10,16 +10,16 @@ from dataclasses import replace
 
 import pytest
 
-from pytest_hermit import iso
-from pytest_hermit.environments import Environment
+from pytest_hermit.call import measure
 from pytest_hermit.errors import ConfigError
-from pytest_hermit.gate import Judged
-from pytest_hermit.guest import GuestImage
-from pytest_hermit.measure import measure
-from pytest_hermit.measurement import Measurement, RunIds
-from pytest_hermit.runner import RunRequest, safe_name
-from pytest_hermit.state import OUTCOME_KEY, session_of
-from pytest_hermit.vm import BootRecord
+from pytest_hermit.gate.judge import Judged
+from pytest_hermit.results.measurement import Measurement, RunIds
+from pytest_hermit.session import OUTCOME_KEY, session_of
+from pytest_hermit.vm import iso
+from pytest_hermit.vm.boot import BootRecord
+from pytest_hermit.vm.environments import Environment
+from pytest_hermit.vm.guest import GuestImage
+from pytest_hermit.vm.runner import RunRequest, safe_name
 
 RunFn = Callable[..., Measurement]
 

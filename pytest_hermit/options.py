@@ -10,54 +10,31 @@ from __future__ import annotations
 import argparse
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
-from pytest_hermit.gate import GateSettings, baseline_name, parse_tolerances, percent, verdict_set
-from pytest_hermit.stats import Verdict
+from pytest_hermit.argtypes import (
+    baseline_name,
+    env_list,
+    percent,
+    percent_fraction,
+    positive_float,
+    positive_int,
+    verdict_set,
+)
+from pytest_hermit.errors import ConfigError
+from pytest_hermit.gate.judge import DEFAULT_TOLERANCE, GateSettings, Tolerances
+from pytest_hermit.gate.stats import Verdict
 
 T = TypeVar("T")
 
 DEFAULT_BOOTS = 10
 DEFAULT_REPS = 10
 DEFAULT_TIMEOUT = 120.0
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
-
-
-def existing_file(text: str) -> Path:
-    path = Path(text).expanduser()
-    if not path.is_file():
-        raise argparse.ArgumentTypeError(f"no such file: {text}")
-    return path.resolve()
-
-
-def env_list(text: str) -> str:
-    if not [n for n in text.split(",") if n.strip()]:
-        raise argparse.ArgumentTypeError("expected a comma-separated list of environment names, or 'all'")
-    return text
 
 
 # (flag, ini type, help, argparse type/action)
@@ -242,6 +219,37 @@ def add_options(parser: pytest.Parser) -> None:
     )
 
 
+def parse_tolerances(default: float | None, tool: Mapping[str, Any], source: str) -> Tolerances:
+    """``[tool.hermit.tolerance]``: ``getpid = 10`` and ``[tool.hermit.tolerance.kvm]`` ``malloc = 30`` (percent).
+
+    ``default`` is --hermit-tolerance (or its ini twin), which wins over the table's ``default``.
+    """
+    table = tool.get("tolerance", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: [tool.hermit.tolerance] must be a table of metric = percent")
+
+    def pct(value: object, where: str) -> float:
+        try:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(value)
+            return percent_fraction(float(value))
+        except ValueError:
+            raise ConfigError(f"{source}: {where} must be a percentage between 0 and 100, got {value!r}") from None
+
+    per_metric: dict[str, float] = {}
+    per_env: dict[str, dict[str, float]] = {}
+    file_default = None
+    for key, value in table.items():
+        if isinstance(value, dict):
+            per_env[key] = {m: pct(v, f"[tool.hermit.tolerance.{key}] {m}") for m, v in value.items()}
+        elif key == "default":
+            file_default = pct(value, "[tool.hermit.tolerance] default")
+        else:
+            per_metric[key] = pct(value, f"[tool.hermit.tolerance] {key}")
+    chosen = default if default is not None else file_default if file_default is not None else DEFAULT_TOLERANCE
+    return Tolerances(chosen, per_metric, per_env)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the options say, validated."""
@@ -272,85 +280,106 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: pytest.Config, tool: dict[str, Any], tool_source: str) -> Settings:
-        rootdir = Path(str(config.rootpath))
-
-        def value(name: str, parse: Callable[[str], T]) -> T | None:
-            dest = "hermit_" + name.replace("-", "_")
-            cli = config.getoption(dest)
-            if cli is not None:
-                return cli  # type: ignore[no-any-return]  # argparse ran the same parser already
-            ini = config.getini(dest)
-            if ini in (None, ""):
-                return None
-            try:
-                return parse(str(ini))
-            except argparse.ArgumentTypeError as exc:
-                raise pytest.UsageError(f"ini option {dest} = {ini!r} ({config.inipath}): {exc}") from None
-
-        def path_option(name: str, must_exist: bool) -> Path | None:
-            raw = value(name, str)
-            if raw is None:
-                return None
-            path = Path(raw).expanduser()
-            if not path.is_absolute():
-                from_cli = config.getoption("hermit_" + name.replace("-", "_")) is not None
-                path = (Path.cwd() if from_cli else rootdir) / path
-            if must_exist and not path.is_file():
-                raise pytest.UsageError(f"--hermit-{name}: no such file: {raw}")
-            return path.resolve()
-
-        ab_seed = value("ab-seed", int)
-        if (value("ab-initrd", str) or value("ab-cmdline", str)) and value("ab", str) is None:
+        read = _Reader(config)
+        rootdir = read.rootdir
+        if (read.value("ab-initrd", str) or read.value("ab-cmdline", str)) and read.value("ab", str) is None:
             raise pytest.UsageError("--hermit-ab-initrd and --hermit-ab-cmdline need --hermit-ab=KERNEL_B")
-        boots = value("boots", positive_int) or DEFAULT_BOOTS
-        max_boots = value("max-boots", positive_int)
-        if max_boots is not None and (max_boots < boots or boots < 2):
-            raise pytest.UsageError(
-                f"--hermit-max-boots={max_boots} needs --hermit-boots of at least 2 and at most {max_boots} "
-                f"(got {boots}): adaptive sampling starts with --hermit-boots and adds boots up to the maximum"
-            )
-        plot = path_option("plot", False)
-        if plot is not None:
-            # At start-up, not after every boot of the run: a missing matplotlib is a usage error.
-            from pytest_hermit.plots import PlotError, require_matplotlib
-
-            try:
-                require_matplotlib()
-            except PlotError as exc:
-                raise pytest.UsageError(str(exc)) from None
+        boots = read.value("boots", positive_int) or DEFAULT_BOOTS
+        ab_seed = read.value("ab-seed", int)
+        gate = _gate_settings(read, boots, tool, tool_source)  # first: --hermit-max-boots is checked against boots
+        plot = _plot_dir(read)
         state_default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pytest-hermit"
         return cls(
-            env_spec=value("env", env_list),
-            kernel=path_option("kernel", True),
-            initrd=path_option("initrd", True),
-            iso=path_option("iso", True),
-            cmdline=(value("cmdline", str) or "").strip(),
+            env_spec=read.value("env", env_list),
+            kernel=read.path("kernel", True),
+            initrd=read.path("initrd", True),
+            iso=read.path("iso", True),
+            cmdline=(read.value("cmdline", str) or "").strip(),
             boots=boots,
-            reps=value("reps", positive_int) or DEFAULT_REPS,
-            timeout=value("timeout", positive_float) or DEFAULT_TIMEOUT,
-            test_timeout=value("test-timeout", positive_float),
-            libvirt_uri=value("libvirt-uri", str),
-            artifacts=path_option("artifacts", False) or rootdir / ".hermit" / "artifacts",
-            state_dir=path_option("state-dir", False) or state_default,
-            require_env=bool(config.getoption("hermit_require_env") or config.getini("hermit_require_env")),
+            reps=read.value("reps", positive_int) or DEFAULT_REPS,
+            timeout=read.value("timeout", positive_float) or DEFAULT_TIMEOUT,
+            test_timeout=read.value("test-timeout", positive_float),
+            libvirt_uri=read.value("libvirt-uri", str),
+            artifacts=read.path("artifacts", False) or rootdir / ".hermit" / "artifacts",
+            state_dir=read.path("state-dir", False) or state_default,
+            require_env=read.flag("require-env"),
             rootdir=rootdir,
-            report_md=path_option("report-md", False),
-            json=path_option("json", False),
-            benchmark_json=path_option("benchmark-json", False),
+            report_md=read.path("report-md", False),
+            json=read.path("json", False),
+            benchmark_json=read.path("benchmark-json", False),
             plot=plot,
-            ab_kernel=path_option("ab", True),
-            ab_initrd=path_option("ab-initrd", True),
-            ab_cmdline=(value("ab-cmdline", str) or "").strip(),
+            ab_kernel=read.path("ab", True),
+            ab_initrd=read.path("ab-initrd", True),
+            ab_cmdline=(read.value("ab-cmdline", str) or "").strip(),
             ab_seed=ab_seed if ab_seed is not None else random.randrange(2**31),
-            gate=GateSettings(
-                save=value("save", baseline_name),
-                compare=value("compare", baseline_name),
-                baseline_dir=path_option("baseline-dir", False) or rootdir / ".hermit" / "baselines",
-                tolerances=parse_tolerances(value("tolerance", percent), tool, tool_source),
-                fail_on=value("fail-on", verdict_set) or frozenset({Verdict.REGRESSION}),
-                max_boots=max_boots,
-                allow_foreign=bool(
-                    config.getoption("hermit_allow_foreign_baseline") or config.getini("hermit_allow_foreign_baseline")
-                ),
-            ),
+            gate=gate,
         )
+
+
+class _Reader:
+    """One option's value: the command line wins, then its ini twin, parsed by the flag's own type."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.rootdir = Path(str(config.rootpath))
+
+    def value(self, name: str, parse: Callable[[str], T]) -> T | None:
+        dest = "hermit_" + name.replace("-", "_")
+        cli = self.config.getoption(dest)
+        if cli is not None:
+            return cli  # type: ignore[no-any-return]  # argparse ran the same parser already
+        ini = self.config.getini(dest)
+        if ini in (None, ""):
+            return None
+        try:
+            return parse(str(ini))
+        except argparse.ArgumentTypeError as exc:
+            raise pytest.UsageError(f"ini option {dest} = {ini!r} ({self.config.inipath}): {exc}") from None
+
+    def path(self, name: str, must_exist: bool) -> Path | None:
+        """A path option: relative to the current directory on the command line, to the rootdir in the ini."""
+        raw = self.value(name, str)
+        if raw is None:
+            return None
+        path = Path(raw).expanduser()
+        if not path.is_absolute():
+            from_cli = self.config.getoption("hermit_" + name.replace("-", "_")) is not None
+            path = (Path.cwd() if from_cli else self.rootdir) / path
+        if must_exist and not path.is_file():
+            raise pytest.UsageError(f"--hermit-{name}: no such file: {raw}")
+        return path.resolve()
+
+    def flag(self, name: str) -> bool:
+        dest = "hermit_" + name.replace("-", "_")
+        return bool(self.config.getoption(dest) or self.config.getini(dest))
+
+
+def _plot_dir(read: _Reader) -> Path | None:
+    plot = read.path("plot", False)
+    if plot is not None:
+        # At start-up, not after every boot of the run: a missing matplotlib is a usage error.
+        from pytest_hermit.report.plots import PlotError, require_matplotlib
+
+        try:
+            require_matplotlib()
+        except PlotError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    return plot
+
+
+def _gate_settings(read: _Reader, boots: int, tool: dict[str, Any], tool_source: str) -> GateSettings:
+    max_boots = read.value("max-boots", positive_int)
+    if max_boots is not None and (max_boots < boots or boots < 2):
+        raise pytest.UsageError(
+            f"--hermit-max-boots={max_boots} needs --hermit-boots of at least 2 and at most {max_boots} "
+            f"(got {boots}): adaptive sampling starts with --hermit-boots and adds boots up to the maximum"
+        )
+    return GateSettings(
+        save=read.value("save", baseline_name),
+        compare=read.value("compare", baseline_name),
+        baseline_dir=read.path("baseline-dir", False) or read.rootdir / ".hermit" / "baselines",
+        tolerances=parse_tolerances(read.value("tolerance", percent), tool, tool_source),
+        fail_on=read.value("fail-on", verdict_set) or frozenset({Verdict.REGRESSION}),
+        max_boots=max_boots,
+        allow_foreign=read.flag("allow-foreign-baseline"),
+    )

@@ -11,7 +11,7 @@ from enum import Enum
 
 from pytest_hermit.errors import HermitError, NotComparable, RunError
 from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_REFUSED
-from pytest_hermit.gate import Regression
+from pytest_hermit.gate.judge import Regression
 
 
 class Kind(Enum):

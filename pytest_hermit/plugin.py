@@ -8,13 +8,12 @@ from typing import Any
 
 import pytest
 
-from pytest_hermit import fixtures, options, reports
+from pytest_hermit import fixtures, options, outputs
 from pytest_hermit.exitcodes import EXIT_OUTPUT
 from pytest_hermit.outcomes import Tally, describe
-from pytest_hermit.session import HermitSession
-from pytest_hermit.state import OUTCOME_KEY, SESSION_KEY
-from pytest_hermit.summary import summary_lines
-from pytest_hermit.vm import LiveDomains
+from pytest_hermit.report.terminal import summary_lines
+from pytest_hermit.session import OUTCOME_KEY, SESSION_KEY, HermitSession
+from pytest_hermit.vm.boot import LiveDomains
 
 _TALLY = pytest.StashKey[Tally]()
 
@@ -115,7 +114,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if session is None or not (session.measurements or session.notes):
         return  # notes alone matter too: what was not saved when every run broke
     terminalreporter.section("hermit results")
-    for line in summary_lines(session):
+    for line in summary_lines(
+        session.measurements, session.gate.judged, session.comparison_label, session.summary_notes()
+    ):
         terminalreporter.write_line(line)
 
 
@@ -125,7 +126,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if SESSION_KEY not in config.stash:
         return
     LiveDomains.destroy_all()
-    written = reports.finish(config.stash[SESSION_KEY])
+    written = outputs.finish(config.stash[SESSION_KEY])
     if exitstatus == pytest.ExitCode.TESTS_FAILED:
         status = config.stash[_TALLY].exit_status()
         if status is not None:

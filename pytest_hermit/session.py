@@ -1,27 +1,71 @@
 """State of one pytest session: settings, environments, connections, results.
 
-Kept in ``config.stash`` (never in globals), created at configure time and
-closed at unconfigure.
+Kept in ``config.stash`` under :data:`SESSION_KEY` (never in globals),
+created at configure time and closed at unconfigure. What is asked of the
+host once per session (probes, host fingerprints, the git checkout) is
+asked here and kept.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pytest_hermit.baselines import Context, HostFingerprint
-from pytest_hermit.connections import Connections
-from pytest_hermit.environments import Environment, load_registry, select
+from pytest_hermit._version import __version__
 from pytest_hermit.errors import ConfigError, HermitError
-from pytest_hermit.gate import Gate, GitState, context_for, git_info, host_fingerprint
-from pytest_hermit.guest import GuestImage, resolve
-from pytest_hermit.measurement import Measurement
+from pytest_hermit.gate import baselines as bl
+from pytest_hermit.gate.git import GitState, git_info
+from pytest_hermit.gate.judge import Gate
 from pytest_hermit.options import Settings
-from pytest_hermit.probes import Availability, is_local, kvm_usable_locally, probe
 from pytest_hermit.pyproject import tool_hermit
+from pytest_hermit.results.measurement import Measurement
+from pytest_hermit.vm.connections import Connections
+from pytest_hermit.vm.environments import Environment, load_registry, select
+from pytest_hermit.vm.fingerprint import host_fingerprint
+from pytest_hermit.vm.guest import GuestImage, resolve
+from pytest_hermit.vm.probes import Availability, is_local, kvm_usable_locally, probe
+
+
+def context_for(
+    measurement: Measurement,
+    env: Environment,
+    guest: GuestImage,
+    host: bl.HostFingerprint,
+    git: GitState,
+    now: dt.datetime,
+) -> bl.Context:
+    """The context a baseline entry records: what made the numbers."""
+    return bl.Context(
+        plugin_version=__version__,
+        environment=env.as_dict(),
+        host=host,
+        guest_sha256=guest.sha256,
+        guest_cmdline=measurement.cmdline,
+        git_commit=git.commit,
+        git_branch=git.branch,
+        date=now.astimezone(dt.UTC).isoformat(timespec="seconds"),
+        git_dirty=git.dirty,
+    )
+
+
+def _registry(config: pytest.Config, tool: dict[str, Any], source: str) -> dict[str, Environment]:
+    """The environments, with deprecation warnings shown the way pytest shows its own configure-time ones.
+
+    A plain ``warnings.warn`` during pytest_configure is silent for a
+    DeprecationWarning; ``issue_config_time_warning`` puts it in the warnings
+    summary and honours -W / filterwarnings.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        registry = load_registry(tool, source)
+    for w in caught:
+        config.issue_config_time_warning(w.message if isinstance(w.message, Warning) else UserWarning(w.message), 2)
+    return registry
 
 
 class HermitSession:
@@ -39,7 +83,7 @@ class HermitSession:
         self._guest: GuestImage | None = None
         self._ab_guest: GuestImage | None = None
         self.gate = Gate(settings.gate)
-        self._hosts: dict[str, HostFingerprint] = {}
+        self._hosts: dict[str, bl.HostFingerprint] = {}
         self._git: GitState | None = None
 
     @classmethod
@@ -48,7 +92,7 @@ class HermitSession:
         try:
             tool = tool_hermit(pyproject)
             settings = Settings.from_config(config, tool, str(pyproject))
-            registry = load_registry(tool, str(pyproject))
+            registry = _registry(config, tool, str(pyproject))
             if settings.env_spec is not None:
                 source = "--hermit-env" if config.getoption("hermit_env") else f"ini hermit_env ({config.inipath})"
                 selected = select(settings.env_spec, registry, source)
@@ -81,6 +125,11 @@ class HermitSession:
         """The probes' answers so far, by environment name."""
         return dict(self._availability)
 
+    def summary_notes(self) -> list[str]:
+        """The lines after the summary's tables: the probes' notes, then the run's own notes."""
+        probe_notes = [f"hermit: {name}: {a.note}" for name, a in self._availability.items() if a.note]
+        return probe_notes + self.notes
+
     @property
     def guest(self) -> GuestImage:
         if self._guest is None:
@@ -88,16 +137,21 @@ class HermitSession:
             self._guest = resolve(s.kernel, s.initrd, s.iso, s.cmdline)
         return self._guest
 
-    def context(self, env: Environment, measurement: Measurement) -> Context:
+    def context(self, env: Environment, measurement: Measurement) -> bl.Context:
         """The context a measurement was taken in (host fingerprint asked once per environment)."""
         if env.name not in self._hosts:
             conn = self.conns.open(env)
             self._hosts[env.name] = host_fingerprint(
                 conn, is_local(env.uri), measurement.hypervisor, env.emulated, env.domain_type
             )
+        return context_for(measurement, env, self.guest, self._hosts[env.name], self.git, dt.datetime.now())
+
+    @property
+    def git(self) -> GitState:
+        """The checkout under test, read once per session (baselines and reports share it)."""
         if self._git is None:
             self._git = git_info(self.settings.rootdir)
-        return context_for(measurement, env, self.guest, self._hosts[env.name], self._git, dt.datetime.now())
+        return self._git
 
     @property
     def guest_if_resolved(self) -> GuestImage | None:
@@ -123,3 +177,12 @@ class HermitSession:
 
     def close(self) -> None:
         self.conns.close()
+
+
+SESSION_KEY = pytest.StashKey[HermitSession]()
+#: Outcome of a test's call phase, for fixtures that keep artifacts only on failure.
+OUTCOME_KEY = pytest.StashKey[str]()
+
+
+def session_of(config: pytest.Config) -> HermitSession:
+    return config.stash[SESSION_KEY]

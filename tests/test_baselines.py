@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_hermit import baselines as bl
-from pytest_hermit.samples import Samples
+from pytest_hermit.gate import baselines as bl
+from pytest_hermit.results.samples import Samples
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "baselines"
 

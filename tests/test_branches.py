@@ -12,6 +12,9 @@ from pytest_hermit.cli import main
 from pytest_hermit.exitcodes import EXIT_REFUSED
 from tests.conftest import STATE_DIR
 
+#: Boots real VMs: `pytest -m 'not vm'` leaves this file out.
+pytestmark = pytest.mark.vm
+
 
 def git(repo: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)

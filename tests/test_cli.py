@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_hermit import baselines as bl
 from pytest_hermit.cli import EXIT_BROKEN, EXIT_OK, EXIT_REFUSED, EXIT_REGRESSION, main
+from pytest_hermit.gate import baselines as bl
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "baselines"
 

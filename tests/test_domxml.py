@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_hermit.domxml import DomainSpec, render
-from pytest_hermit.environments import BUILTIN
+from pytest_hermit.vm.domxml import DomainSpec, render
+from pytest_hermit.vm.environments import BUILTIN
 
 GOLDEN = Path(__file__).resolve().parent.parent / "fixtures" / "xml"
 SPEC = DomainSpec(

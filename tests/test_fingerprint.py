@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pytest_hermit import baselines as bl
-from pytest_hermit.gate import UNKNOWN, HostCpu, host_cpu, host_fingerprint
+from pytest_hermit.gate import baselines as bl
+from pytest_hermit.vm.fingerprint import UNKNOWN, HostCpu, host_cpu, host_fingerprint
 
 INTEL = """<capabilities>
   <host>

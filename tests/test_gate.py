@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_hermit import baselines as bl
-from pytest_hermit import stats
 from pytest_hermit.errors import NotComparable
-from pytest_hermit.gate import Gate, GateSettings, GitState, Regression, git_info
-from pytest_hermit.measurement import Measurement
+from pytest_hermit.gate import baselines as bl
+from pytest_hermit.gate import stats
+from pytest_hermit.gate.git import GitState, git_info
+from pytest_hermit.gate.judge import Gate, GateSettings, Regression
 from pytest_hermit.outcomes import Kind, classify
-from pytest_hermit.samples import Samples
+from pytest_hermit.results.measurement import Measurement
+from pytest_hermit.results.samples import Samples
 
 
 def boots(rng: np.random.Generator, n: int, centre: float, boot_cv: float = 0.1) -> list[list[float]]:
@@ -125,8 +126,8 @@ def test_without_a_comparison_every_measurement_is_saved(tmp_path: Path) -> None
 def test_two_runs_in_one_test_are_judged_saved_and_reported_separately(tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from pytest_hermit.reports import results_json
-    from pytest_hermit.summary import build_comparison_tables, build_tables
+    from pytest_hermit.report.formats import results_json
+    from pytest_hermit.report.terminal import build_comparison_tables, build_tables
 
     rng = np.random.default_rng(11)
     test = "tests/test_perf.py::test_sizes[qemu]"

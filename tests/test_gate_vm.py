@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from pytest_hermit import baselines as bl
 from pytest_hermit.exitcodes import EXIT_REFUSED
-from pytest_hermit.samples import Samples
+from pytest_hermit.gate import baselines as bl
+from pytest_hermit.results.samples import Samples
 from tests.conftest import assert_only_getpid_regressed, run_pytest
 
-pytestmark = pytest.mark.usefixtures("reference_guest")
+pytestmark = [pytest.mark.vm, pytest.mark.usefixtures("reference_guest")]
 
 GATE_TEST = """
 def test_basic(hermit_run):

@@ -1,7 +1,7 @@
 """The reference guest, booted with plain QEMU under TCG and KVM.
 
 The plugin does not take part: these tests pin the guest's side of the output
-contract (DESIGN.md, "Workloads and the guest output contract").  Under
+contract (docs/design.md, "The guest output contract").  Under
 `-accel kvm` this machine's /dev/kvm has no VT-x behind it and every guest
 instruction is emulated (~100x slower than TCG), so kvm runs use small sizes.
 """
@@ -15,6 +15,9 @@ from collections.abc import Iterator
 
 import guest_qemu as gq
 import pytest
+
+#: Boots real VMs: `pytest -m 'not vm'` leaves this file out.
+pytestmark = pytest.mark.vm
 
 INFO_RE = re.compile(r"^HERMIT-INFO hypervisor=(\S+) tsc_khz=(\d+)$")
 KLOG_RE = re.compile(r"^\[(\d+)\.(\d{3})\]\[(\d+):(\d+)\]\[(INFO|WARNING|ERROR)\] (.*)$")

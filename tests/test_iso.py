@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pytest_hermit.errors import EnvironmentUnavailable
-from pytest_hermit.iso import grub_cfg, grub_word, iso_for, tool_problem
+from pytest_hermit.vm.iso import grub_cfg, grub_word, iso_for, tool_problem
 
 
 def test_grub_words_round_trip_quoting() -> None:

@@ -11,13 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from pytest_hermit.connections import Connections, end_leftover_qemus
-from pytest_hermit.domxml import DomainSpec
-from pytest_hermit.environments import BUILTIN
 from pytest_hermit.exitcodes import EXIT_BROKEN
-from pytest_hermit.parsers import ConsoleParser
-from pytest_hermit.vm import boot, unique_name
+from pytest_hermit.results.parsers import ConsoleParser
+from pytest_hermit.vm.boot import boot, unique_name
+from pytest_hermit.vm.connections import Connections, end_leftover_qemus
+from pytest_hermit.vm.domxml import DomainSpec
+from pytest_hermit.vm.environments import BUILTIN
 from tests.conftest import STATE_DIR, hermit_qemu_processes, inner_pytest, run_pytest, wait_for_qemu
+
+#: Boots real VMs: `pytest -m 'not vm'` leaves this file out.
+pytestmark = pytest.mark.vm
 
 HELLO = """
 def test_hello(hermit_run):

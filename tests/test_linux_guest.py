@@ -19,6 +19,9 @@ import pytest
 
 from tests.conftest import REPO, STATE_DIR, run_pytest
 
+#: Boots real VMs: `pytest -m 'not vm'` leaves this file out.
+pytestmark = pytest.mark.vm
+
 LAB_KERNEL = STATE_DIR / "xenlab" / "vmlinuz"
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pytest_hermit.measurement import Measurement, RunIds, identity_from_cmdline, run_identity
-from pytest_hermit.samples import Samples
+from pytest_hermit.results.measurement import Measurement, RunIds, identity_from_cmdline, run_identity
+from pytest_hermit.results.samples import Samples
 
 
 def test_each_call_of_a_test_gets_a_stable_identity() -> None:

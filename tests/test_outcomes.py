@@ -8,7 +8,7 @@ import pytest
 
 from pytest_hermit.errors import BootTimeout, NotComparable
 from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_OUTPUT, EXIT_REFUSED
-from pytest_hermit.gate import Regression
+from pytest_hermit.gate.judge import Regression
 from pytest_hermit.outcomes import Kind, Tally, classify, describe
 from tests.conftest import run_pytest
 
@@ -38,7 +38,7 @@ def test_exit_status_priority() -> None:
 
 PASSES = "def test_ok():\n    pass\n"
 REGRESSES = """
-from pytest_hermit.gate import Regression
+from pytest_hermit.gate.judge import Regression
 
 def test_slow():
     raise Regression("getpid regressed on qemu: 9 -> 15 cycles")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pytest_hermit.errors import GuestCrashed, OutputError
-from pytest_hermit.parsers import ConsoleParser, parse_info, parse_transcript
+from pytest_hermit.results.parsers import ConsoleParser, parse_info, parse_transcript
 
 TRANSCRIPTS = Path(__file__).resolve().parent.parent / "fixtures" / "transcripts"
 

@@ -12,12 +12,12 @@ pytest.importorskip("matplotlib", reason="plots need matplotlib (pip install 'py
 
 from matplotlib.image import imread
 
-from pytest_hermit import stats
-from pytest_hermit.baselines import Baseline, Context, Entry, HostFingerprint
-from pytest_hermit.gate import Judged
-from pytest_hermit.measurement import Measurement
-from pytest_hermit.plots import baseline_lookup, file_part, names_of_tests, write_plots
-from pytest_hermit.samples import Samples
+from pytest_hermit.gate import stats
+from pytest_hermit.gate.baselines import Baseline, Context, Entry, HostFingerprint
+from pytest_hermit.gate.judge import Judged
+from pytest_hermit.report.plots import baseline_lookup, file_part, names_of_tests, write_plots
+from pytest_hermit.results.measurement import Measurement
+from pytest_hermit.results.samples import Samples
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

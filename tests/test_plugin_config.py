@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from pytest_hermit.environments import BUILTIN, load_registry, select
-from pytest_hermit.errors import ConfigError
-from pytest_hermit.gate import Tolerances, parse_tolerances, percent, verdict_set
-from pytest_hermit.probes import cpu_has_hw_virt, nested_in_emulator
-from pytest_hermit.stats import Verdict
+from pytest_hermit.argtypes import percent, verdict_set
+from pytest_hermit.errors import ConfigError, HermitDeprecationWarning
+from pytest_hermit.gate.judge import Tolerances
+from pytest_hermit.gate.stats import Verdict
+from pytest_hermit.options import parse_tolerances
+from pytest_hermit.vm.environments import BUILTIN, load_registry, select
+from pytest_hermit.vm.probes import cpu_has_hw_virt, nested_in_emulator
 from tests.conftest import run_pytest
 
 USES_ENV = """
@@ -114,6 +116,43 @@ def test_user_environment_from_pyproject(pytester: pytest.Pytester) -> None:
     )
     result = run_pytest(pytester, "--hermit-env=tcg-big", "-v")
     result.stdout.fnmatch_lines(["*test_env[[]tcg-big[]] PASSED*"])
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "value", "field"),
+    [
+        ("libvirt_uri", "uri", "qemu+ssh://h/system", "uri"),
+        ("memory_mib", "memory", 2048, "memory_mib"),
+        ("cpu_model", "cpu", "host", "cpu_model"),
+    ],
+)
+def test_an_old_environment_key_still_works_with_a_deprecation_warning(
+    old: str, new: str, value: object, field: str
+) -> None:
+    with pytest.warns(HermitDeprecationWarning) as caught:
+        registry = load_registry({"environments": {"big": {"base": "kvm", old: value}}}, "pyproject.toml")
+    assert getattr(registry["big"], field) == value
+    assert str(caught[0].message) == (
+        f"pyproject.toml: [tool.hermit.environments.big]: key {old!r} is deprecated; name it {new!r}"
+    )
+    with pytest.raises(ConfigError, match=f"give {new!r} only"):
+        load_registry({"environments": {"big": {"base": "kvm", old: value, new: value}}}, "pyproject.toml")
+
+
+def test_a_deprecated_environment_key_shows_in_the_warnings_summary(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml(
+        """
+        [tool.hermit.environments.tcg-big]
+        base = "qemu"
+        memory_mib = 1024
+        """
+    )
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = run_pytest(pytester, "--hermit-env=tcg-big")
+    result.stdout.fnmatch_lines(
+        ["*HermitDeprecationWarning*[[]tool.hermit.environments.tcg-big[]]*'memory_mib'*'memory'*"]
+    )
+    assert result.ret == 0
 
 
 def test_bad_user_environment_names_file_and_key() -> None:

@@ -12,7 +12,7 @@ import pytest
 from pytest_hermit.exitcodes import EXIT_BROKEN
 from tests.conftest import FOREIGN, STATE_DIR, hermit_qemu_processes, inner_pytest, run_pytest, wait_for_qemu
 
-pytestmark = pytest.mark.usefixtures("reference_guest")
+pytestmark = [pytest.mark.vm, pytest.mark.usefixtures("reference_guest")]
 
 USER_TESTS = """
 def test_basic(hermit_run, hermit_env):
@@ -193,11 +193,11 @@ def test_ctrl_c_destroys_the_vm(pytester: pytest.Pytester) -> None:
 
 def test_boots_leak_no_file_descriptors(reference_guest: Path, tmp_path: Path) -> None:
     """A long session boots thousands of times: every boot must give back its pty and pipes."""
-    from pytest_hermit.connections import Connections
-    from pytest_hermit.domxml import DomainSpec
-    from pytest_hermit.environments import BUILTIN
-    from pytest_hermit.parsers import ConsoleParser
-    from pytest_hermit.vm import boot, unique_name
+    from pytest_hermit.results.parsers import ConsoleParser
+    from pytest_hermit.vm.boot import boot, unique_name
+    from pytest_hermit.vm.connections import Connections
+    from pytest_hermit.vm.domxml import DomainSpec
+    from pytest_hermit.vm.environments import BUILTIN
 
     conns = Connections(STATE_DIR)
     env = BUILTIN["qemu"]

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from pytest_hermit.reaper import ChildState, Reaper, children, is_adopted, parse_stat
+from pytest_hermit.vm.reaper import ChildState, Reaper, children, is_adopted, parse_stat
 
 
 def test_parse_stat_survives_odd_command_names() -> None:

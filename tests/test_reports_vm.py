@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import assert_only_getpid_regressed, run_pytest
 
-pytestmark = pytest.mark.usefixtures("reference_guest")
+pytestmark = [pytest.mark.vm, pytest.mark.usefixtures("reference_guest")]
 
 BASIC = """
 def test_basic(hermit_run):

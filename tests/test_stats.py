@@ -1,6 +1,6 @@
 """The gate's statistics on seeded synthetic data with known effects.
 
-Noise model (DESIGN.md "Statistics"): every boot gets a multiplicative
+Noise model (docs/design.md, "Statistics, in brief"): every boot gets a multiplicative
 boot effect (CV ``cv_boot``), every repetition a multiplicative repetition
 effect (CV ``cv_rep``) on top; a shift multiplies the whole arm.
 """
@@ -12,8 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from pytest_hermit.samples import Direction, Samples
-from pytest_hermit.stats import (
+from pytest_hermit.gate.stats import (
     Comparison,
     ConfidenceInterval,
     Verdict,
@@ -26,6 +25,7 @@ from pytest_hermit.stats import (
     planned_looks,
     spending,
 )
+from pytest_hermit.results.samples import Direction, Samples
 
 RESAMPLES = 1000  # enough for 95 % intervals, fast enough for simulations
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_hermit.tables import Row, Table, render_markdown, render_text
+from pytest_hermit.report.tables import Row, Table, render_markdown, render_text
 
 TABLE = Table(
     "basic, cycles",

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from pytest_hermit import connections
-from pytest_hermit.console import read_lines
 from pytest_hermit.errors import RunError
-from pytest_hermit.runner import safe_name
-from pytest_hermit.vm import LibvirtStuck, _clean_up, bounded
+from pytest_hermit.vm import connections
+from pytest_hermit.vm.boot import LibvirtStuck, _clean_up, bounded
+from pytest_hermit.vm.console import read_lines
+from pytest_hermit.vm.runner import safe_name
 
 
 def test_bounded_gives_up_on_a_stuck_call_and_names_it() -> None:

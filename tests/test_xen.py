@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.hermit(envs=["hvm", "pvh"])
+pytestmark = [pytest.mark.vm, pytest.mark.hermit(envs=["hvm", "pvh"])]
 
 
 def test_hello(hermit_run, hermit_env):

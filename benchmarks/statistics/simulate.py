@@ -14,8 +14,8 @@ import sys
 
 import numpy as np
 
-from pytest_hermit.samples import Samples
-from pytest_hermit.stats import Verdict, compare
+from pytest_hermit.gate.stats import Verdict, compare
+from pytest_hermit.results.samples import Samples
 
 ROWS = [  # boots, reps, boot CV, true change, comparisons, seed
     (10, 20, 0.20, 0.00, 1000, 201),

@@ -11,13 +11,13 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-from pytest_hermit.gate import Judged
-from pytest_hermit.guest import GuestImage
-from pytest_hermit.measurement import Measurement
+from pytest_hermit.gate.judge import Judged
 from pytest_hermit.outcomes import classify
-from pytest_hermit.runner import Progress, RunRequest, run
-from pytest_hermit.samples import Samples
+from pytest_hermit.results.measurement import Measurement
+from pytest_hermit.results.samples import Samples
 from pytest_hermit.session import HermitSession
+from pytest_hermit.vm.guest import GuestImage
+from pytest_hermit.vm.runner import Progress, RunRequest, run
 
 
 def measure(session: HermitSession, req: RunRequest, progress: Progress) -> tuple[Measurement, Judged | None]:

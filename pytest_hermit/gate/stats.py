@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from pytest_hermit.samples import Direction, Samples
+from pytest_hermit.results import numbers as fmt
+from pytest_hermit.results.samples import Direction, Samples
 
 
 class _LazyScipyStats:
@@ -146,8 +147,8 @@ class Comparison:
         return self.verdict is Verdict.REGRESSION
 
     def message(self, env: str) -> str:
-        """One line a person can act on, in the shape of DESIGN.md."""
-        p = f"Mann-Whitney p={_fmt_p(self.p_adjusted)}"
+        """One line a person can act on, in the shape of docs/design.md ("Statistics, in brief")."""
+        p = f"Mann-Whitney p={fmt.p_value(self.p_adjusted)}"
         if self.family_size > 1:
             p += f" (Holm, {self.family_size} metrics)"
         samples = f"{self.current_boots} boots x {self.current_reps} reps"
@@ -155,10 +156,10 @@ class Comparison:
             samples += f", baseline {self.baseline_boots} boots x {self.baseline_reps} reps"
         text = (
             f"{self.metric} {self.verdict.word} on {env}: "
-            f"{_fmt_num(self.baseline_location)} -> {_fmt_num(self.current_location)} {self.unit} "
-            f"({_fmt_pct(self.change)}, {_fmt_level(self.interval.level)} CI "
-            f"{_fmt_pct(self.interval.low)}..{_fmt_pct(self.interval.high)}, {p}, "
-            f"tolerance {_fmt_tolerance(self.tolerance)}, {samples}"
+            f"{fmt.decimal(self.baseline_location)} -> {fmt.decimal(self.current_location)} {self.unit} "
+            f"({fmt.signed_percent(self.change)}, {fmt.percent(self.interval.level, 2)} CI "
+            f"{fmt.signed_percent(self.interval.low)}..{fmt.signed_percent(self.interval.high)}, {p}, "
+            f"tolerance {fmt.percent(self.tolerance)}, {samples}"
         )
         if self.verdict is Verdict.INCONCLUSIVE:
             text += "; " + self.advice()
@@ -167,11 +168,11 @@ class Comparison:
     def cells(self) -> dict[str, str]:
         """The comparison as table cells (baseline, current, change, interval, p, verdict)."""
         return {
-            "baseline": _fmt_num(self.baseline_location),
-            "current": _fmt_num(self.current_location),
-            "change": _fmt_pct(self.change),
-            "interval": f"{_fmt_pct(self.interval.low)}..{_fmt_pct(self.interval.high)}",
-            "p": _fmt_p(self.p_adjusted),
+            "baseline": fmt.decimal(self.baseline_location),
+            "current": fmt.decimal(self.current_location),
+            "change": fmt.signed_percent(self.change),
+            "interval": f"{fmt.signed_percent(self.interval.low)}..{fmt.signed_percent(self.interval.high)}",
+            "p": fmt.p_value(self.p_adjusted),
             "verdict": self.verdict.name.lower(),
         }
 
@@ -182,33 +183,6 @@ class Comparison:
         if self.boots_needed is None:
             return "the baseline has too few boots to decide: record it again with more boots"
         return f"about {self.boots_needed} boots needed"
-
-
-# --------------------------------------------------------------------------- formatting
-
-
-def _fmt_num(x: float) -> str:
-    return f"{x:.1f}" if abs(x) >= 1 else f"{x:.3g}"
-
-
-def _fmt_pct(x: float) -> str:
-    return f"{100 * x:+.1f}%"
-
-
-def _fmt_tolerance(x: float) -> str:
-    return f"{100 * x:g}%"
-
-
-def _fmt_level(level: float) -> str:
-    return f"{round(100 * level, 2):g}%"
-
-
-def _fmt_p(p: float) -> str:
-    if p >= 0.01:
-        return f"{p:.2f}"
-    if p >= 0.0001:
-        return f"{p:.4f}"
-    return f"{p:.1e}"
 
 
 # --------------------------------------------------------------------------- validation

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from typing import TYPE_CHECKING
 
-from pytest_hermit.gate import Judged
-from pytest_hermit.measurement import Measurement
-from pytest_hermit.samples import Samples
-from pytest_hermit.tables import Row, Table, render_text
-
-if TYPE_CHECKING:  # the session module imports nothing from here
-    from pytest_hermit.session import HermitSession
+from pytest_hermit.gate.judge import Judged
+from pytest_hermit.report.tables import Row, Table, render_text
+from pytest_hermit.results import numbers as fmt
+from pytest_hermit.results.measurement import Measurement
+from pytest_hermit.results.samples import Samples
 
 
 def spread_percent(samples: Samples) -> float | None:
@@ -30,19 +27,13 @@ def spread_percent(samples: Samples) -> float | None:
     return (q3 - q1) / abs(centre) * 100 if centre else None
 
 
-def format_value(value: float) -> str:
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
-
-
 def cell(measurement: Measurement, metric: str) -> str:
     samples = measurement[metric]
-    text = format_value(samples.median)
+    text = fmt.number(samples.median)
     if samples.unit == "cycles":
         ns = measurement.cycles_to_ns(samples.median)
         if ns is not None:
-            text += f" ({format_value(ns)} ns)"
+            text += f" ({fmt.number(ns)} ns)"
     spread = spread_percent(samples)
     if spread is not None:
         text += f" ±{spread:.0f}%"
@@ -99,12 +90,13 @@ def build_comparison_tables(judged: list[Judged], baseline: str) -> list[Table]:
     return tables
 
 
-def summary_lines(session: HermitSession) -> list[str]:
-    """The end-of-run section: measurement tables, comparison tables, notes."""
+def summary_lines(
+    measurements: list[Measurement], judged: list[Judged], label: str | None, notes: list[str]
+) -> list[str]:
+    """The end-of-run section: measurement tables, comparison tables (against ``label``), then notes."""
     lines: list[str] = []
-    for table in build_tables(session.measurements):
+    for table in build_tables(measurements):
         lines += [render_text(table), ""]
-    for table in build_comparison_tables(session.gate.judged, session.comparison_label or ""):
+    for table in build_comparison_tables(judged, label or ""):
         lines += [render_text(table), ""]
-    probe_notes = [f"hermit: {name}: {a.note}" for name, a in session.probed().items() if a.note]
-    return lines + probe_notes + session.notes
+    return lines + notes

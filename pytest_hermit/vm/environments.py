@@ -7,10 +7,11 @@ guest boots); whether this host can run it is the probe's business
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pytest_hermit.errors import ConfigError
+from pytest_hermit.errors import ConfigError, HermitDeprecationWarning
 
 #: libvirt URI placeholder: the embedded QEMU driver rooted in the plugin's state dir.
 EMBEDDED_QEMU = "qemu:///embed"
@@ -112,27 +113,36 @@ BUILTIN: dict[str, Environment] = {
     )
 }
 
-_USER_KEYS = {
-    "base",
-    "uri",
-    "libvirt_uri",
-    "memory",
-    "memory_mib",
-    "vcpus",
-    "machine",
-    "cpu",
-    "cpu_model",
-    "boot",
-    "description",
-}
+#: The keys of ``[tool.hermit.environments.NAME]``, as the README names them.
+_USER_KEYS = ("base", "uri", "memory", "vcpus", "machine", "cpu", "boot", "description")
+
+#: Second names accepted for a while, with a deprecation warning: old name -> the README's name.
+_DEPRECATED_KEYS = {"libvirt_uri": "uri", "memory_mib": "memory", "cpu_model": "cpu"}
+
+
+def _current_keys(table: dict[str, Any], where: str) -> dict[str, Any]:
+    """The table with deprecated key names renamed (each warned about once); both names at once is an error."""
+    out = dict(table)
+    for old, new in _DEPRECATED_KEYS.items():
+        if old not in table:
+            continue
+        if new in table:
+            raise ConfigError(f"{where}: give {new!r} only ({old!r} is its deprecated second name)")
+        warnings.warn(
+            HermitDeprecationWarning(f"{where}: key {old!r} is deprecated; name it {new!r}"),
+            stacklevel=2,
+        )
+        out[new] = out.pop(old)
+    return out
 
 
 def user_environment(name: str, table: dict[str, Any], source: str) -> Environment:
     """An environment from ``[tool.hermit.environments.NAME]``: a base plus overrides."""
     where = f"{source}: [tool.hermit.environments.{name}]"
-    unknown = sorted(set(table) - _USER_KEYS)
+    unknown = sorted(set(table) - set(_USER_KEYS) - set(_DEPRECATED_KEYS))
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(_USER_KEYS))}")
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(_USER_KEYS)}")
+    table = _current_keys(table, where)
     base_name = table.get("base")
     if base_name not in BUILTIN:
         raise ConfigError(f"{where}: 'base' must be one of {', '.join(BUILTIN)}, got {base_name!r}")
@@ -152,19 +162,16 @@ def user_environment(name: str, table: dict[str, Any], source: str) -> Environme
             raise ConfigError(f"{where}: {key} must be a non-empty string, got {value!r}")
         return value
 
-    for key in ("uri", "libvirt_uri"):
-        if key in table:
-            env = replace(env, uri=text(key))
-    for key in ("memory", "memory_mib"):
-        if key in table:
-            env = replace(env, memory_mib=integer(key))
+    if "uri" in table:
+        env = replace(env, uri=text("uri"))
+    if "memory" in table:
+        env = replace(env, memory_mib=integer("memory"))
     if "vcpus" in table:
         env = replace(env, vcpus=integer("vcpus"))
     if "machine" in table:
         env = replace(env, machine=text("machine"))
-    for key in ("cpu", "cpu_model"):
-        if key in table:
-            env = replace(env, cpu_model=text(key), cpu_disabled_features=())
+    if "cpu" in table:
+        env = replace(env, cpu_model=text("cpu"), cpu_disabled_features=())
     if "boot" in table:
         boot = text("boot")
         if boot not in ("kernel", "iso"):

@@ -14,9 +14,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_hermit.connections import Connections
-from pytest_hermit.environments import EMBEDDED_QEMU, Environment
 from pytest_hermit.errors import EnvironmentUnavailable
+from pytest_hermit.vm.connections import Connections
+from pytest_hermit.vm.environments import EMBEDDED_QEMU, Environment
 
 QEMU_BINARY = "qemu-system-x86_64"
 

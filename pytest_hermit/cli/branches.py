@@ -7,6 +7,7 @@ images (A = BASE, B = HEAD), so drift on a shared machine hits both alike.
 
 from __future__ import annotations
 
+import argparse
 import shlex
 import subprocess
 import sys
@@ -15,7 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_hermit.cli.common import Out
 from pytest_hermit.exitcodes import EXIT_REFUSED
+
+HELP = "build two git refs in temporary worktrees and judge HEAD against BASE in an interleaved A/B run"
 
 
 class BranchError(Exception):
@@ -109,3 +113,25 @@ def run(req: BranchRequest) -> int:
     except BranchError as exc:
         print(f"pytest-hermit branches: {exc}", file=sys.stderr)
         return EXIT_REFUSED
+
+
+def add_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("base", metavar="BASE", help="git ref of the reference (A), e.g. main")
+    p.add_argument("head", metavar="HEAD", help="git ref judged against BASE (B), e.g. my-branch or HEAD")
+    p.add_argument("--build", required=True, metavar="CMD", help="shell command that builds the image in a checkout")
+    p.add_argument("--image", required=True, metavar="PATH", help="the built kernel, relative to the checkout")
+    p.add_argument("--initrd", metavar="PATH", help="the built initrd, relative to the checkout (HermitCore apps)")
+    p.epilog = "Everything after -- goes to pytest, e.g. ... --build make --image build/k.elf -- tests/"
+
+
+def command(args: argparse.Namespace, out: Out) -> int:
+    request = BranchRequest(
+        base=args.base,
+        head=args.head,
+        build=args.build,
+        image=args.image,
+        initrd=args.initrd,
+        pytest_args=tuple(args.pytest_args),
+        repo=Path.cwd(),
+    )
+    return run(request)

@@ -23,8 +23,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from pytest_hermit.environments import EMBEDDED_QEMU, Environment
 from pytest_hermit.errors import EnvironmentUnavailable
+from pytest_hermit.vm.environments import EMBEDDED_QEMU, Environment
 
 _MAX_SLOTS = 64
 

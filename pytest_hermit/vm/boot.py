@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from pytest_hermit.connections import Connections, is_qemu_of
-from pytest_hermit.console import ConsoleTimeout, StreamPump, read_lines
-from pytest_hermit.domxml import DomainSpec, render
-from pytest_hermit.environments import Environment
 from pytest_hermit.errors import BootTimeout, RunError
-from pytest_hermit.parsers import BootResult, ConsoleParser
-from pytest_hermit.reaper import Reaper
+from pytest_hermit.results.parsers import BootResult, ConsoleParser
+from pytest_hermit.vm.connections import Connections, is_qemu_of
+from pytest_hermit.vm.console import ConsoleTimeout, StreamPump, read_lines
+from pytest_hermit.vm.domxml import DomainSpec, render
+from pytest_hermit.vm.environments import Environment
+from pytest_hermit.vm.reaper import Reaper
 
 _counter = itertools.count(1)
 

@@ -9,16 +9,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_hermit.connections import Connections
-from pytest_hermit.domxml import DomainSpec
-from pytest_hermit.environments import Environment
 from pytest_hermit.errors import BootTimeout, ConfigError, NotComparable, RunError
-from pytest_hermit.guest import GuestImage
-from pytest_hermit.iso import iso_for
-from pytest_hermit.measurement import Measurement
-from pytest_hermit.parsers import ConsoleParser, GuestInfo
-from pytest_hermit.samples import Samples
-from pytest_hermit.vm import BootRecord, boot, unique_name
+from pytest_hermit.results.measurement import Measurement
+from pytest_hermit.results.parsers import ConsoleParser, GuestInfo
+from pytest_hermit.results.samples import Samples
+from pytest_hermit.vm.boot import BootRecord, boot, unique_name
+from pytest_hermit.vm.connections import Connections
+from pytest_hermit.vm.domxml import DomainSpec
+from pytest_hermit.vm.environments import Environment
+from pytest_hermit.vm.guest import GuestImage
+from pytest_hermit.vm.iso import iso_for
 
 #: Called after each boot with (what ran, e.g. "qemu basic", boot number from 1, boots planned, record).
 Progress = Callable[[str, int, int, BootRecord], None]

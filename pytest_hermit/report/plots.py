@@ -39,16 +39,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_hermit.errors import HermitError
-from pytest_hermit.gate import Judged
-from pytest_hermit.measurement import Measurement
-from pytest_hermit.samples import Direction, Samples
-from pytest_hermit.stats import Comparison, Verdict
+from pytest_hermit.gate.judge import Judged
+from pytest_hermit.gate.stats import Comparison, Verdict
+from pytest_hermit.results import numbers as fmt
+from pytest_hermit.results.measurement import Measurement
+from pytest_hermit.results.samples import Direction, Samples
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from pytest_hermit.baselines import Baseline
+    from pytest_hermit.gate.baselines import Baseline
 
 __all__ = [
     "BaselineLookup",
@@ -144,26 +145,8 @@ def names_of_tests(measurements: Iterable[Measurement]) -> dict[tuple[str, str],
 # --------------------------------------------------------------------------- formatting
 
 
-def _num(x: float) -> str:
-    """Compact value for labels: 9, 122, 5,858, 51.8k, 1.2M."""
-    a = abs(x)
-    if a >= 1e6:
-        return f"{x / 1e6:.3g}M"
-    if a >= 1e5:
-        return f"{x / 1e3:.0f}k"
-    if a >= 1e4:
-        return f"{x / 1e3:.1f}k"
-    if a >= 100:
-        return f"{x:,.0f}"
-    return f"{x:.3g}"
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:+.1f}%"
-
-
-def _p(p: float) -> str:
-    return f"{p:.2g}" if p >= 0.001 else f"{p:.1e}"
+def _compact(x: float) -> str:
+    return fmt.number(x, compact=True)
 
 
 def _better(direction: Direction) -> str:
@@ -378,11 +361,12 @@ def distribution_figure(
     if comparison is not None and cax is not None:
         c = comparison
         colour = VERDICT_COLOURS[c.verdict]
-        title = f"{metric} on {env}: {_pct(c.change)} [{_pct(c.interval.low)}..{_pct(c.interval.high)}] "
+        pct = fmt.signed_percent
+        title = f"{metric} on {env}: {pct(c.change)} [{pct(c.interval.low)}..{pct(c.interval.high)}] "
         title += c.verdict.name.lower()
         sub = (
-            f"{test} · {m.workload} · {_num(c.baseline_location)} → {_num(c.current_location)} {c.unit}"
-            f" · p={_p(c.p_adjusted)} · tolerance ±{100 * c.tolerance:g}%"
+            f"{test} · {m.workload} · {_compact(c.baseline_location)} → {_compact(c.current_location)} {c.unit}"
+            f" · p={fmt.p_value(c.p_adjusted)} · tolerance ±{100 * c.tolerance:g}%"
         )
         if c.verdict is Verdict.INCONCLUSIVE:
             sub += f"\n{c.advice()}"
@@ -392,7 +376,7 @@ def distribution_figure(
         boots = [b for b in (_finite(boot) for boot in current.per_boot) if b]
         middle = statistics.median(statistics.median(b) for b in boots)
         plural = "s" if len(boots) != 1 else ""
-        title = f"{metric} on {env}: {_num(middle)} {current.unit} (median of {len(boots)} boot{plural})"
+        title = f"{metric} on {env}: {_compact(middle)} {current.unit} (median of {len(boots)} boot{plural})"
         sub = f"{test} · {m.workload} · " + ("not compared" if baseline is not None else "no baseline to compare with")
         fig.suptitle(title, fontsize=13, fontweight="bold")
     ax.set_title(sub, fontsize=9, color="#444444")
@@ -430,7 +414,11 @@ def _change_panel(ax: Axes, c: Comparison) -> None:
     ax.yaxis.tick_right()
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="upper center", fontsize=7, framealpha=0.8, bbox_to_anchor=(0.5, -0.1))
-    ax.set_title(f"{_pct(c.change)}\n[{_pct(c.interval.low)}..{_pct(c.interval.high)}]", fontsize=9, color=colour)
+    ax.set_title(
+        f"{fmt.signed_percent(c.change)}\n[{fmt.signed_percent(c.interval.low)}..{fmt.signed_percent(c.interval.high)}]",
+        fontsize=9,
+        color=colour,
+    )
 
 
 # --------------------------------------------------------------------------- bars across environments
@@ -456,24 +444,96 @@ def _summary(samples: Samples) -> tuple[float, float, float] | None:
     return min(q1, mid), mid, max(q3, mid)
 
 
-def bars_figure(test: str, workload: str, items: Sequence[_Item], baseline_side: str = "baseline") -> Figure | None:
-    """The study's table as bars; None when no metric has a value."""
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
-
-    envs = [item.measurement for item in items]
-    # metric -> unit, in order of appearance; one panel per unit
+def _units(items: Sequence[_Item]) -> tuple[dict[str, str], dict[str, Direction]]:
+    """Metric -> unit in order of appearance (one panel per unit), and each unit's direction."""
     units: dict[str, str] = {}
     directions: dict[str, Direction] = {}
-    for m in envs:
-        for name, s in m.samples.items():
+    for item in items:
+        for name, s in item.measurement.samples.items():
             if _usable(s):
                 units.setdefault(name, s.unit)
                 directions.setdefault(s.unit, s.direction)
+    return units, directions
+
+
+def _bar(
+    ax: Axes,
+    x: float,
+    width: float,
+    summary: tuple[float, float, float],
+    m: Measurement,
+    colour: str,
+    c: Comparison | None,
+) -> None:
+    """One environment's bar for one metric: median, quartile error bar, value (and change) on top."""
+    q1, mid, q3 = summary
+    container = ax.bar(
+        [x],
+        [mid],
+        width=width * 0.92,
+        color=colour,
+        alpha=0.55 if m.emulated else 0.9,
+        hatch="//" if m.emulated else None,
+        edgecolor=colour if m.emulated else "none",
+        yerr=[[mid - q1], [q3 - mid]],
+        capsize=3,
+        error_kw={"elinewidth": 1, "ecolor": "#333333"},
+    )
+    text, text_colour = _compact(mid), "#222222"
+    if c is not None:
+        text += f"\n{fmt.signed_percent(c.change)}"
+        if c.verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT):
+            text_colour = VERDICT_COLOURS[c.verdict]
+    for label in ax.bar_label(container, labels=[text], padding=2, fontsize=7):
+        label.set_color(text_colour)
+
+
+def _scale(ax: Axes, heights: list[float], metrics: list[str], unit: str, direction: Direction) -> None:
+    """Axis limits (log scale when the bars span more than LOG_SCALE_RATIO), metric ticks and the unit label."""
+    positive = [h for h in heights if h > 0]
+    log = bool(positive) and len(positive) == len(heights) and max(positive) / min(positive) > LOG_SCALE_RATIO
+    if log:
+        ax.set_yscale("log")
+        ax.set_ylim(min(positive) / 2.5, max(positive) * 6)
+    elif heights:
+        top = max(max(heights), 0.0)
+        ax.set_ylim(min(0.0, min(heights) * 1.2), top * 1.3 if top > 0 else 1.0)
+    ax.set_xticks(
+        range(len(metrics)),
+        metrics,
+        rotation=25 if len(metrics) > 6 else 0,
+        ha="right" if len(metrics) > 6 else "center",
+    )
+    scale = ", log scale" if log else ""
+    ax.set_ylabel(f"{unit} — {_better(direction)}{scale}")
+    ax.grid(axis="y", alpha=0.3, which="major")
+    ax.set_axisbelow(True)
+
+
+def _legend(fig_axes: Axes, items: Sequence[_Item], others: dict[str, str]) -> None:
+    from matplotlib.patches import Patch
+
+    handles = [
+        Patch(
+            facecolor=_env_colour(item.measurement.env, others),
+            alpha=0.55 if item.measurement.emulated else 0.9,
+            hatch="//" if item.measurement.emulated else None,
+            label=f"{_env_label(item.measurement)} ({_shape(item.measurement.boots, item.measurement.reps)})",
+        )
+        for item in items
+    ]
+    fig_axes.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), framealpha=0.9)
+
+
+def bars_figure(test: str, workload: str, items: Sequence[_Item], baseline_side: str = "baseline") -> Figure | None:
+    """The study's table as bars; None when no metric has a value."""
+    from matplotlib.figure import Figure
+
+    units, directions = _units(items)
     if not units:
         return None
     panels = list(dict.fromkeys(units.values()))
-    n_env = len(envs)
+    n_env = len(items)
     widest = max(sum(1 for u in units.values() if u == p) for p in panels)
     width = max(6.4, min(16.0, 1.6 + widest * (0.6 + 0.45 * n_env)))
     fig = Figure(figsize=(width, 1.4 + 3.4 * len(panels)), layout="constrained")
@@ -492,59 +552,12 @@ def bars_figure(test: str, workload: str, items: Sequence[_Item], baseline_side:
                 summary = _summary(got) if got is not None else None
                 if summary is None:
                     continue
-                q1, mid, q3 = summary
-                heights.append(mid)
-                x = k + (j - (n_env - 1) / 2) * bar_w
-                container = ax.bar(
-                    [x],
-                    [mid],
-                    width=bar_w * 0.92,
-                    color=colour,
-                    alpha=0.55 if m.emulated else 0.9,
-                    hatch="//" if m.emulated else None,
-                    edgecolor=colour if m.emulated else "none",
-                    yerr=[[mid - q1], [q3 - mid]],
-                    capsize=3,
-                    error_kw={"elinewidth": 1, "ecolor": "#333333"},
-                )
-                text, text_colour = _num(mid), "#222222"
+                heights.append(summary[1])
                 c = item.comparisons.get(metric)
-                if c is not None:
-                    any_change = True
-                    text += f"\n{_pct(c.change)}"
-                    if c.verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT):
-                        text_colour = VERDICT_COLOURS[c.verdict]
-                for label in ax.bar_label(container, labels=[text], padding=2, fontsize=7):
-                    label.set_color(text_colour)
-        positive = [h for h in heights if h > 0]
-        log = bool(positive) and len(positive) == len(heights) and max(positive) / min(positive) > LOG_SCALE_RATIO
-        if log:
-            ax.set_yscale("log")
-            ax.set_ylim(min(positive) / 2.5, max(positive) * 6)
-        elif heights:
-            top = max(max(heights), 0.0)
-            ax.set_ylim(min(0.0, min(heights) * 1.2), top * 1.3 if top > 0 else 1.0)
-        ax.set_xticks(
-            range(len(metrics)),
-            metrics,
-            rotation=25 if len(metrics) > 6 else 0,
-            ha="right" if len(metrics) > 6 else "center",
-        )
-        scale = ", log scale" if log else ""
-        ax.set_ylabel(f"{unit} — {_better(directions[unit])}{scale}")
-        ax.grid(axis="y", alpha=0.3, which="major")
-        ax.set_axisbelow(True)
-
-    handles = [
-        Patch(
-            facecolor=_env_colour(item.measurement.env, others),
-            alpha=0.55 if item.measurement.emulated else 0.9,
-            hatch="//" if item.measurement.emulated else None,
-            label=f"{_env_label(item.measurement)} ({_shape(item.measurement.boots, item.measurement.reps)})",
-        )
-        for item in items
-    ]
-    axes[0].legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), framealpha=0.9)
+                any_change = any_change or c is not None
+                _bar(ax, k + (j - (n_env - 1) / 2) * bar_w, bar_w, summary, m, colour, c)
+        _scale(ax, heights, metrics, unit, directions[unit])
+    _legend(axes[0], items, others)
     fig.suptitle(f"{workload} — {test}", fontsize=13, fontweight="bold")
     note = "bar: median of the per-boot medians · error bar: quartiles of the boot medians"
     if any_change:

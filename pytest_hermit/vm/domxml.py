@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_hermit.environments import Environment
+from pytest_hermit.vm.environments import Environment
 
 #: Firmware for direct kernel boot: qboot starts a kernel in milliseconds, SeaBIOS in seconds.
 QBOOT = Path("/usr/share/qemu/qboot.rom")

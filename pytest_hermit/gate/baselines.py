@@ -2,7 +2,7 @@
 
 Layout: ``<dir>/<NAME>.json``. A file holds entries keyed by (test nodeid,
 environment, run, metric), where ``run`` is the identity of the
-``hermit_run`` call within its test (:mod:`pytest_hermit.measurement`: the
+``hermit_run`` call within its test (:mod:`pytest_hermit.results.measurement`: the
 workload plus the test's command line words, ``basic`` or ``stream
 stream_n=2000000``, with `` #2`` for a repeated identical call). Each entry
 has its samples (unit, direction, boots x repetitions) and refers to a
@@ -42,8 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_hermit.errors import HermitError
-from pytest_hermit.measurement import CODE_CHANGE_KEYS, identity_from_cmdline
-from pytest_hermit.samples import Direction, Samples
+from pytest_hermit.results.measurement import CODE_CHANGE_KEYS, identity_from_cmdline
+from pytest_hermit.results.samples import Direction, Samples
 
 __all__ = [
     "DEFINITION_KEYS",

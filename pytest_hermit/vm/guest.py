@@ -9,7 +9,7 @@ from pathlib import Path
 from pytest_hermit.errors import ConfigError
 
 #: Where the reference guest is built in a source checkout (``make -C guest``).
-REFERENCE_DIR = Path(__file__).resolve().parent.parent / "guest"
+REFERENCE_DIR = Path(__file__).resolve().parents[2] / "guest"
 REFERENCE_KERNEL = REFERENCE_DIR / "build" / "refguest.elf"
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pytest_hermit.samples import Samples
+from pytest_hermit.results.samples import Samples
 
 #: Command line keys that stand for a change of the code under test (``inject=``
 #: slows a workload down on purpose): they are not part of a run's identity, so

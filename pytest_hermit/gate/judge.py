@@ -1,29 +1,24 @@
 """The regression gate: measurements against a named baseline, and saving new ones.
 
-Pure pieces (tolerances, contexts, verdict selection) are plain functions;
-the Gate object holds the session's baseline and what it will save, and does
-the file I/O through ``baselines``.
+Pure pieces (tolerances, verdict selection) are plain functions; the Gate
+object holds the session's baseline and what it will save, and does the file
+I/O through ``baselines``. Parsing the tolerance options is the options'
+job (``pytest_hermit.options``), the host fingerprint the probes'
+(``pytest_hermit.vm.fingerprint``).
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
-import platform
-import subprocess
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pytest_hermit import __version__, stats
-from pytest_hermit import baselines as bl
-from pytest_hermit.environments import Environment
 from pytest_hermit.errors import ConfigError, HermitError, NotComparable
-from pytest_hermit.guest import GuestImage
-from pytest_hermit.measurement import Measurement
-from pytest_hermit.samples import Samples
+from pytest_hermit.gate import baselines as bl
+from pytest_hermit.gate import stats
+from pytest_hermit.results.measurement import Measurement
+from pytest_hermit.results.samples import Samples
 
 DEFAULT_TOLERANCE = 0.05
 
@@ -32,37 +27,6 @@ T = TypeVar("T")
 
 class Regression(HermitError, AssertionError):
     """A measurement is worse than its baseline (or undecided, under --hermit-fail-on=inconclusive)."""
-
-
-def percent(text: str) -> float:
-    """``5``, ``5%`` or ``0.5%`` as a fraction (0.05); argparse type for tolerances."""
-    raw = text.strip().removesuffix("%")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a percentage like 5 or 5%, got {text!r}") from None
-    if not 0 < value < 100:
-        raise argparse.ArgumentTypeError(f"expected a percentage between 0 and 100, got {text!r}")
-    return value / 100
-
-
-def verdict_set(text: str) -> frozenset[stats.Verdict]:
-    """``regression`` or ``regression,inconclusive``: the verdicts that fail a test."""
-    names = {n.strip().lower() for n in text.split(",") if n.strip()}
-    allowed = {"regression", "inconclusive", "improvement"}
-    unknown = names - allowed
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"expected a comma list of {', '.join(sorted(allowed))}, got {text!r}")
-    return frozenset(stats.Verdict[n.upper()] for n in names)
-
-
-def baseline_name(text: str) -> str:
-    """argparse type for --hermit-save/--hermit-compare (and their ini twins): a valid file stem."""
-    try:
-        return bl.validate_name(text)
-    except ValueError as exc:
-        # Uncaught, argparse says only "invalid value" and an ini value becomes an INTERNALERROR.
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -80,31 +44,6 @@ class Tolerances:
         return self.per_metric.get(metric, self.default)
 
 
-def parse_tolerances(default: float | None, tool: Mapping[str, Any], source: str) -> Tolerances:
-    """``[tool.hermit.tolerance]``: ``getpid = 10`` and ``[tool.hermit.tolerance.kvm]`` ``malloc = 30`` (percent)."""
-    table = tool.get("tolerance", {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"{source}: [tool.hermit.tolerance] must be a table of metric = percent")
-
-    def pct(value: object, where: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 100:
-            raise ConfigError(f"{source}: {where} must be a percentage between 0 and 100, got {value!r}")
-        return float(value) / 100
-
-    per_metric: dict[str, float] = {}
-    per_env: dict[str, dict[str, float]] = {}
-    file_default = None
-    for key, value in table.items():
-        if isinstance(value, dict):
-            per_env[key] = {m: pct(v, f"[tool.hermit.tolerance.{key}] {m}") for m, v in value.items()}
-        elif key == "default":
-            file_default = pct(value, "[tool.hermit.tolerance] default")
-        else:
-            per_metric[key] = pct(value, f"[tool.hermit.tolerance] {key}")
-    chosen = default if default is not None else file_default if file_default is not None else DEFAULT_TOLERANCE
-    return Tolerances(chosen, per_metric, per_env)
-
-
 @dataclass(frozen=True)
 class GateSettings:
     save: str | None = None
@@ -114,153 +53,6 @@ class GateSettings:
     fail_on: frozenset[stats.Verdict] = frozenset({stats.Verdict.REGRESSION})
     max_boots: int | None = None
     allow_foreign: bool = False
-
-
-@dataclass(frozen=True)
-class GitState:
-    """The checkout under test: commit, branch, and whether tracked files differ from the commit."""
-
-    commit: str | None = None
-    branch: str | None = None
-    #: True when tracked files have uncommitted changes: the numbers are not the commit's.
-    #: None when unknown (not a git checkout, git missing).
-    dirty: bool | None = None
-
-
-def git_info(rootdir: Path) -> GitState:
-    """Commit, branch and dirty state of the checkout under test, when it is one.
-
-    Untracked files do not count as dirty: build outputs and ``.hermit/``
-    itself are usually untracked, and would mark every run dirty.
-    """
-
-    def git(*args: str) -> subprocess.CompletedProcess[str] | None:
-        try:
-            return subprocess.run(
-                ["git", "-C", str(rootdir), *args], capture_output=True, text=True, timeout=10, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-
-    def out(*args: str) -> str | None:
-        proc = git(*args)
-        return proc.stdout.strip() or None if proc is not None and proc.returncode == 0 else None
-
-    commit = out("rev-parse", "HEAD")
-    if commit is None:
-        return GitState()
-    status = git("status", "--porcelain", "--untracked-files=no")
-    dirty = bool(status.stdout.strip()) if status is not None and status.returncode == 0 else None
-    return GitState(commit, out("rev-parse", "--abbrev-ref", "HEAD"), dirty)
-
-
-def cpu_model(cpuinfo: str) -> str:
-    for line in cpuinfo.splitlines():
-        if line.startswith("model name"):
-            return line.partition(":")[2].strip()
-    return ""
-
-
-#: What a fingerprint field says when the host cannot tell (a remote host's kernel).
-UNKNOWN = "unknown"
-
-#: libvirt CPU models whose definition (cpu_map) includes svm, so capabilities
-#: do not list svm as an extra feature on such hosts. Intel models never include vmx.
-_MODELS_WITH_SVM = ("EPYC", "Opteron_G", "Dhyana")
-
-
-@dataclass(frozen=True)
-class HostCpu:
-    """The host CPU as libvirt's capabilities XML describes it (``<host><cpu>``)."""
-
-    #: libvirt's model name with vendor and CPUID signature: "Intel Skylake-Client-IBRS (family 6 model 142 ...)".
-    model: str
-    #: True when VT-x/AMD-V (vmx/svm) is there, False when not, None when the XML does not say.
-    hw_virt: bool | None
-
-
-def host_cpu(capabilities_xml: str) -> HostCpu:
-    """Parse ``virConnectGetCapabilities`` output; unknown fields say ``unknown``, never raise."""
-    try:
-        root = ET.fromstring(capabilities_xml)
-    except ET.ParseError:
-        return HostCpu(UNKNOWN, None)
-    cpu = root.find("host/cpu")
-    if cpu is None:
-        return HostCpu(UNKNOWN, None)
-    vendor = (cpu.findtext("vendor") or "").strip()
-    name = (cpu.findtext("model") or "").strip()
-    model = " ".join(w for w in (vendor, name) if w) or UNKNOWN
-    signature = cpu.find("signature")
-    if signature is not None and model != UNKNOWN:
-        parts = [f"{k} {signature.get(k)}" for k in ("family", "model", "stepping") if signature.get(k)]
-        if parts:
-            model += f" ({' '.join(parts)})"
-    features = {f.get("name") for f in cpu.findall("feature")}
-    if not name and not features:
-        return HostCpu(model, None)
-    hw_virt = bool(features & {"vmx", "svm"}) or name.startswith(_MODELS_WITH_SVM)
-    return HostCpu(model, hw_virt)
-
-
-def host_fingerprint(
-    conn: Any, local: bool, signature: str | None, emulated: bool, domain_type: str = ""
-) -> bl.HostFingerprint:
-    """What the numbers depend on beyond the guest: CPU, kernel, libvirt and hypervisor versions.
-
-    Locally the CPU comes from /proc/cpuinfo and the kernel from uname, as
-    before. A remote host is described by libvirt's capabilities XML (model,
-    vendor and CPUID signature of ``<host><cpu>``); libvirt does not report
-    the host kernel, so it is ``unknown`` (two unknowns compare equal, an
-    unknown and a known one do not). A remote kvm host without vmx/svm runs
-    KVM's instruction emulator: its numbers are emulated.
-    """
-
-    def version(number: int) -> str:
-        return f"{number // 1_000_000}.{number // 1000 % 1000}.{number % 1000}"
-
-    if local:
-        try:
-            model = cpu_model(Path("/proc/cpuinfo").read_text()) or UNKNOWN
-        except OSError:
-            model = UNKNOWN
-        kernel = platform.release() or UNKNOWN
-    else:
-        try:
-            cpu = host_cpu(conn.getCapabilities())
-        except Exception:  # noqa: BLE001 - a remote host that hides its CPU still has versions
-            cpu = HostCpu(UNKNOWN, None)
-        model, kernel = cpu.model, UNKNOWN
-        emulated = emulated or (domain_type == "kvm" and cpu.hw_virt is False)
-    return bl.HostFingerprint(
-        cpu_model=model,
-        host_kernel=kernel,
-        libvirt_version=version(conn.getLibVersion()),
-        qemu_version=version(conn.getVersion()),
-        hypervisor_signature=signature or "",
-        emulated=emulated,
-    )
-
-
-def context_for(
-    measurement: Measurement,
-    env: Environment,
-    guest: GuestImage,
-    host: bl.HostFingerprint,
-    git: GitState,
-    now: dt.datetime,
-) -> bl.Context:
-    return bl.Context(
-        plugin_version=__version__,
-        environment=env.as_dict(),
-        host=host,
-        guest_sha256=guest.sha256,
-        guest_cmdline=measurement.cmdline,
-        git_commit=git.commit,
-        git_branch=git.branch,
-        date=now.astimezone(dt.UTC).isoformat(timespec="seconds"),
-        git_dirty=git.dirty,
-    )
 
 
 @dataclass
@@ -366,7 +158,7 @@ class Gate:
         pairs_of: Callable[[Measurement], list[tuple[Any, Any]]],
         more: Callable[[int], Measurement],
     ) -> Judged:
-        """The statistics of DESIGN.md on (reference, current) pairs, with adaptive boots."""
+        """The statistics (docs/design.md, docs/statistics.md) on (reference, current) pairs, with adaptive boots."""
         tolerances = self.settings.tolerances
         env = measurement.env
 
@@ -488,3 +280,20 @@ class Gate:
         path = bl.path_for(self.settings.baseline_dir, self.settings.save)
         bl.save_merge(path, self._to_save.values())
         return path
+
+    def finish(self) -> tuple[bool, list[str]]:
+        """Save the baseline at the end of the run: False if saving failed, and lines for the summary.
+
+        The lines say where the baseline went, or why it could not be saved,
+        and which measurements were withheld from it.
+        """
+        ok, notes = True, []
+        try:
+            saved = self.save()
+        except (OSError, HermitError) as exc:
+            notes.append(f"hermit: ERROR: could not save the baseline: {exc}")
+            saved, ok = None, False
+        if saved is not None:
+            notes.append(f"hermit: saved baseline {self.settings.save!r} to {saved}")
+        notes.extend(self.withheld_lines())
+        return ok, notes

@@ -1,0 +1,1 @@
+"""Results for people and tools: terminal tables, Markdown/JSON reports, plots; pure: imports results, gate, leaves."""
