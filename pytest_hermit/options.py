@@ -29,6 +29,7 @@ from pytest_hermit.argtypes import (
 from pytest_hermit.errors import ConfigError
 from pytest_hermit.gate.judge import DEFAULT_TOLERANCE, GateSettings, Tolerances
 from pytest_hermit.gate.stats import Verdict
+from pytest_hermit.vm.environments import Environment
 
 T = TypeVar("T")
 
@@ -238,16 +239,19 @@ def parse_tolerances(default: float | None, tool: Mapping[str, Any], source: str
 
     per_metric: dict[str, float] = {}
     per_env: dict[str, dict[str, float]] = {}
+    env_default: dict[str, float] = {}
     file_default = None
     for key, value in table.items():
         if isinstance(value, dict):
             per_env[key] = {m: pct(v, f"[tool.hermit.tolerance.{key}] {m}") for m, v in value.items()}
+            if "default" in per_env[key]:
+                env_default[key] = per_env[key].pop("default")
         elif key == "default":
             file_default = pct(value, "[tool.hermit.tolerance] default")
         else:
             per_metric[key] = pct(value, f"[tool.hermit.tolerance] {key}")
     chosen = default if default is not None else file_default if file_default is not None else DEFAULT_TOLERANCE
-    return Tolerances(chosen, per_metric, per_env)
+    return Tolerances(chosen, per_metric, per_env, env_default)
 
 
 @dataclass(frozen=True)
@@ -277,6 +281,18 @@ class Settings:
     ab_cmdline: str = ""
     ab_seed: int = 0
     test_timeout: float | None = None
+    #: --hermit-boots / --hermit-reps (or their ini twins) were given: they then win
+    #: over an environment's own defaults (icount boots once).
+    boots_given: bool = False
+    reps_given: bool = False
+
+    def boots_for(self, env: Environment) -> int:
+        """Boots per measurement in ``env``: the option when given, else the environment's default, else ours."""
+        return self.boots if self.boots_given or env.default_boots is None else env.default_boots
+
+    def reps_for(self, env: Environment) -> int:
+        """Repetitions per boot in ``env``, chosen as :meth:`boots_for` chooses boots."""
+        return self.reps if self.reps_given or env.default_reps is None else env.default_reps
 
     @classmethod
     def from_config(cls, config: pytest.Config, tool: dict[str, Any], tool_source: str) -> Settings:
@@ -284,7 +300,9 @@ class Settings:
         rootdir = read.rootdir
         if (read.value("ab-initrd", str) or read.value("ab-cmdline", str)) and read.value("ab", str) is None:
             raise pytest.UsageError("--hermit-ab-initrd and --hermit-ab-cmdline need --hermit-ab=KERNEL_B")
-        boots = read.value("boots", positive_int) or DEFAULT_BOOTS
+        given_boots = read.value("boots", positive_int)
+        given_reps = read.value("reps", positive_int)
+        boots = given_boots or DEFAULT_BOOTS
         ab_seed = read.value("ab-seed", int)
         gate = _gate_settings(read, boots, tool, tool_source)  # first: --hermit-max-boots is checked against boots
         plot = _plot_dir(read)
@@ -296,7 +314,9 @@ class Settings:
             iso=read.path("iso", True),
             cmdline=(read.value("cmdline", str) or "").strip(),
             boots=boots,
-            reps=read.value("reps", positive_int) or DEFAULT_REPS,
+            reps=given_reps or DEFAULT_REPS,
+            boots_given=given_boots is not None,
+            reps_given=given_reps is not None,
             timeout=read.value("timeout", positive_float) or DEFAULT_TIMEOUT,
             test_timeout=read.value("test-timeout", positive_float),
             libvirt_uri=read.value("libvirt-uri", str),

@@ -57,7 +57,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return []
     s = session.settings
     envs = ", ".join(f"{e.name} ({e.uri})" for e in session.selected)
-    lines = [f"hermit: environments {envs}; {s.boots} boots x {s.reps} reps, timeout {s.timeout:g} s"]
+    sizes = sorted({(s.boots_for(e), s.reps_for(e)) for e in session.selected}, reverse=True)
+    if len(sizes) == 1:
+        size = f"{sizes[0][0]} boots x {sizes[0][1]} reps"
+    else:
+        size = ", ".join(f"{e.name} {s.boots_for(e)} boots x {s.reps_for(e)} reps" for e in session.selected)
+    lines = [f"hermit: environments {envs}; {size}, timeout {s.timeout:g} s"]
     if s.ab_kernel is not None:
         lines.append(
             f"hermit: A/B run, B = {s.ab_kernel} {s.ab_cmdline}; random boot order seed {s.ab_seed} (--hermit-ab-seed)"

@@ -102,6 +102,9 @@ class HermitSession:
             raise pytest.UsageError(str(exc)) from None
         if settings.libvirt_uri:
             selected = [replace(env, uri=settings.libvirt_uri) for env in selected]
+        exact = {e.name: e.default_tolerance for e in registry.values() if e.default_tolerance is not None}
+        tolerances = settings.gate.tolerances.with_env_defaults(exact)
+        settings = replace(settings, gate=replace(settings.gate, tolerances=tolerances))
         session = cls(settings, registry, selected)
         try:
             session.gate.load()

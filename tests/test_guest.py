@@ -25,10 +25,10 @@ DONE_RE = re.compile(r"^HERMIT-DONE status=(ok|error)$")
 BASIC_RES = [
     re.compile(r"^Determine systems performance$"),
     re.compile(r"^=============================$"),
-    re.compile(r"^Average time for getpid: (\d+) cycles, pid (\d+)$"),
-    re.compile(r"^Average time for sched_yield: (\d+) cycles$"),
-    re.compile(r"^Average time for malloc: (\d+) cycles$"),
-    re.compile(r"^Average time for the first page access: (\d+) cycles$"),
+    re.compile(r"^Average time for getpid: (\d+\.\d{3}) cycles, pid (\d+)$"),
+    re.compile(r"^Average time for sched_yield: (\d+\.\d{3}) cycles$"),
+    re.compile(r"^Average time for malloc: (\d+\.\d{3}) cycles$"),
+    re.compile(r"^Average time for the first page access: (\d+\.\d{3}) cycles$"),
 ]
 STREAM_HEADER = "Function    Best Rate MB/s  Avg time     Min time     Max time"
 # McCalpin: printf("%s%12.1f  %11.6f  %11.6f  %11.6f\n", label, ...)
@@ -88,7 +88,7 @@ def check_frame(boot: gq.Boot, accel: str | None, status: str) -> list[str]:
     return lines[1:-1]
 
 
-def basic_blocks(body: list[str]) -> list[dict[str, int]]:
+def basic_blocks(body: list[str]) -> list[dict[str, float]]:
     assert len(body) % 6 == 0, body
     blocks = []
     for i in range(0, len(body), 6):
@@ -96,11 +96,11 @@ def basic_blocks(body: list[str]) -> list[dict[str, int]]:
         assert all(matches), body[i : i + 6]
         blocks.append(
             {
-                "getpid": int(matches[2].group(1)),
+                "getpid": float(matches[2].group(1)),
                 "pid": int(matches[2].group(2)),
-                "sched_yield": int(matches[3].group(1)),
-                "malloc": int(matches[4].group(1)),
-                "first_page_access": int(matches[5].group(1)),
+                "sched_yield": float(matches[3].group(1)),
+                "malloc": float(matches[4].group(1)),
+                "first_page_access": float(matches[5].group(1)),
             }
         )
     return blocks

@@ -165,7 +165,7 @@ def test_bad_user_environment_names_file_and_key() -> None:
 
 
 def test_select_all_and_duplicates() -> None:
-    assert [e.name for e in select("all", BUILTIN, "x")] == ["kvm", "qemu", "hvm", "pvh"]
+    assert [e.name for e in select("all", BUILTIN, "x")] == ["kvm", "qemu", "hvm", "pvh", "icount"]
     assert [e.name for e in select("qemu, qemu,kvm", BUILTIN, "x")] == ["qemu", "kvm"]
 
 

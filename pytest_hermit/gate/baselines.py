@@ -47,6 +47,7 @@ from pytest_hermit.results.samples import Direction, Samples
 
 __all__ = [
     "DEFINITION_KEYS",
+    "EXACT_HOST_FIELDS",
     "IGNORED_CMDLINE_KEYS",
     "READABLE_VERSIONS",
     "SCHEMA",
@@ -60,6 +61,7 @@ __all__ = [
     "cmdline_difference",
     "cmdline_words",
     "from_document",
+    "is_exact",
     "list_names",
     "load",
     "load_named",
@@ -90,7 +92,16 @@ IGNORED_CMDLINE_KEYS = CODE_CHANGE_KEYS
 #: Fields of the environment definition that change the numbers: compared
 #: between baseline and run (name is part of the key; uri and base are how
 #: the VM is reached and what it derives from, not what it is).
-DEFINITION_KEYS = ("domain_type", "os_type", "machine", "boot", "cpu_model", "memory_mib", "vcpus")
+DEFINITION_KEYS = ("domain_type", "os_type", "machine", "boot", "cpu_model", "memory_mib", "vcpus", "icount")
+#: Definition keys that baselines of earlier versions did not store, and what they meant then.
+_DEFINITION_DEFAULTS: dict[str, Any] = {"icount": False}
+
+#: Host fields that change instruction counts. Under icount the guest's TSC counts the
+#: instructions it executes: the host's CPU, kernel and libvirt do not change them
+#: (measured: identical numbers under other guest CPU models, memory sizes, machine
+#: types and vCPU counts, and with both host cores busy). QEMU's own version is kept:
+#: its icount accounting is its own, and no second version could be tried here.
+EXACT_HOST_FIELDS = ("qemu_version",)
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
@@ -503,11 +514,22 @@ def cmdline_difference(saved: str, current: str, ignore: frozenset[str] = IGNORE
     return "; ".join(diffs) or None
 
 
+def is_exact(context: Context) -> bool:
+    """The numbers were counted (icount), not timed."""
+    return bool(context.environment.get("icount", False))
+
+
 def refuse_host(saved: Context, current: Context, *, allow_foreign: bool = False) -> str | None:
-    """A reason when the baseline was measured on another host (unless allowed)."""
+    """A reason when the baseline was measured on another host (unless allowed).
+
+    Counted numbers (icount on both sides) differ only with what changes the
+    count (EXACT_HOST_FIELDS), so another host is no reason by itself.
+    """
     if allow_foreign:
         return None
     diffs = saved.host.differences(current.host)
+    if is_exact(saved) and is_exact(current):
+        diffs = [d for d in diffs if d.split(" ", 1)[0] in EXACT_HOST_FIELDS]
     if not diffs:
         return None
     return (
@@ -546,11 +568,11 @@ def refuse_cmdline(saved: Context, current: Context) -> str | None:
 def refuse_environment(saved: Context, current: Context) -> str | None:
     """A reason when the environment definition (memory, vCPUs, machine, CPU...) differs."""
     a, b = saved.environment, current.environment
-    diffs = [
-        f"{k} {a.get(k, '<unset>')!r} vs {b.get(k, '<unset>')!r}"
-        for k in DEFINITION_KEYS
-        if a.get(k, "<unset>") != b.get(k, "<unset>")
-    ]
+
+    def value(d: Mapping[str, Any], key: str) -> Any:
+        return d.get(key, _DEFINITION_DEFAULTS.get(key, "<unset>"))
+
+    diffs = [f"{k} {value(a, k)!r} vs {value(b, k)!r}" for k in DEFINITION_KEYS if value(a, k) != value(b, k)]
     if not diffs:
         return None
     return (

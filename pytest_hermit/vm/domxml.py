@@ -61,8 +61,23 @@ def render(env: Environment, spec: DomainSpec) -> str:
     for event in ("on_poweroff", "on_reboot", "on_crash"):
         _sub(domain, event, "destroy")
     _render_devices(domain, env, spec)
+    if env.icount:
+        _render_icount(domain)
     ET.indent(domain, space="  ")
     return ET.tostring(domain, encoding="unicode") + "\n"
+
+
+#: libvirt's namespace for QEMU command-line passthrough (the domain XML has no element for -icount).
+QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
+ICOUNT_ARGS = ("-icount", "shift=0,sleep=off")
+ET.register_namespace("qemu", QEMU_NS)
+
+
+def _render_icount(domain: ET.Element) -> None:
+    """Deterministic instruction counting: one instruction = one virtual ns, no sleeping in idle."""
+    commandline = ET.SubElement(domain, f"{{{QEMU_NS}}}commandline")
+    for arg in ICOUNT_ARGS:
+        ET.SubElement(commandline, f"{{{QEMU_NS}}}arg", {"value": arg})
 
 
 def _render_os(domain: ET.Element, env: Environment, spec: DomainSpec) -> None:

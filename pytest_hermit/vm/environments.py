@@ -1,4 +1,4 @@
-"""The environment registry: the four of the reference study plus the user's own.
+"""The environment registry: the four of the reference study, icount, and the user's own.
 
 An environment is plain data (which hypervisor, which libvirt driver, how the
 guest boots); whether this host can run it is the probe's business
@@ -34,6 +34,15 @@ class Environment:
     memory_mib: int = 512
     vcpus: int = 1
     description: str = ""
+    #: QEMU TCG with deterministic instruction counting (``-icount shift=0,sleep=off``):
+    #: the guest's TSC counts executed instructions, so a number depends on the
+    #: code path, not on the host's load. "Cycles" are instructions, not time.
+    icount: bool = False
+    #: Boots, repetitions and tolerance when neither the command line nor the
+    #: test says otherwise (None: the plugin's defaults).
+    default_boots: int | None = None
+    default_reps: int | None = None
+    default_tolerance: float | None = None
     #: Set by the probe: numbers from this environment come from emulation
     #: (e.g. /dev/kvm without VT-x/AMD-V) and prove function, not speed.
     emulated: bool = False
@@ -55,6 +64,7 @@ class Environment:
             "cpu_model": self.cpu_model,
             "memory_mib": self.memory_mib,
             "vcpus": self.vcpus,
+            "icount": self.icount,
         }
 
 
@@ -110,11 +120,28 @@ BUILTIN: dict[str, Environment] = {
             expected_signature="XenVMMXenVMM",
             description="Xen, PVH",
         ),
+        Environment(
+            name="icount",
+            base="icount",
+            domain_type="qemu",
+            os_type="hvm",
+            machine="pc",
+            uri=EMBEDDED_QEMU,
+            expected_signature="TCGTCGTCGTCG",
+            cpu_model="qemu64",
+            icount=True,
+            # Identical numbers in every boot: one boot decides, and a change
+            # of half a percent is a change of the code path.
+            default_boots=1,
+            default_reps=1,
+            default_tolerance=0.005,
+            description="QEMU TCG counting instructions: virtual cycles = instructions executed, not time",
+        ),
     )
 }
 
 #: The keys of ``[tool.hermit.environments.NAME]``, as the README names them.
-_USER_KEYS = ("base", "uri", "memory", "vcpus", "machine", "cpu", "boot", "description")
+_USER_KEYS = ("base", "uri", "memory", "vcpus", "machine", "cpu", "boot", "icount", "description")
 
 #: Second names accepted for a while, with a deprecation warning: old name -> the README's name.
 _DEPRECATED_KEYS = {"libvirt_uri": "uri", "memory_mib": "memory", "cpu_model": "cpu"}
@@ -172,6 +199,22 @@ def user_environment(name: str, table: dict[str, Any], source: str) -> Environme
         env = replace(env, machine=text("machine"))
     if "cpu" in table:
         env = replace(env, cpu_model=text("cpu"), cpu_disabled_features=())
+    if "icount" in table:
+        icount = table["icount"]
+        if not isinstance(icount, bool):
+            raise ConfigError(f"{where}: icount must be true or false, got {icount!r}")
+        if icount and env.domain_type != "qemu":
+            raise ConfigError(
+                f"{where}: icount = true needs QEMU's TCG (base = 'qemu' or 'icount'), not base = {base_name!r}"
+            )
+        exact = BUILTIN["icount"]
+        env = replace(
+            env,
+            icount=icount,
+            default_boots=exact.default_boots if icount else None,
+            default_reps=exact.default_reps if icount else None,
+            default_tolerance=exact.default_tolerance if icount else None,
+        )
     if "boot" in table:
         boot = text("boot")
         if boot not in ("kernel", "iso"):

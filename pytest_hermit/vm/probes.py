@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +88,10 @@ def _probe_qemu(env: Environment, conns: Connections) -> Availability:
                     "/dev/kvm exists but the CPU has no vmx/svm flag: KVM runs the guest through its "
                     "instruction emulator (e.g. kvm_pvm), so these numbers are emulated and prove function, not speed"
                 )
+        if env.icount:
+            problem = icount_problem()
+            if problem:
+                return Availability(False, f"{env.name}: {problem}")
         if env.uri == EMBEDDED_QEMU and os.geteuid() == 0:
             try:
                 pwd.getpwnam("libvirt-qemu")
@@ -105,7 +110,30 @@ def _probe_qemu(env: Environment, conns: Connections) -> Availability:
         return Availability(
             False, f"{env.name}: libvirt at {conns.resolve_uri(env)} cannot run {env.domain_type} domains: {first}"
         )
+    if env.icount:
+        note = ICOUNT_NOTE
     return Availability(True, emulated=emulated, note=note)
+
+
+#: How an icount column is labelled wherever its numbers are shown.
+ICOUNT_NOTE = (
+    "icount: QEMU counts instructions (-icount shift=0,sleep=off), so its 'cycles' are instructions executed, "
+    "not time: exact and the same on any host, but blind to caches, TLBs and devices"
+)
+
+
+def icount_problem() -> str | None:
+    """Why this host's QEMU cannot count instructions, or None (asks QEMU itself; no VM)."""
+    try:
+        proc = subprocess.run([QEMU_BINARY, "-accel", "help"], capture_output=True, text=True, timeout=30, check=False)
+        usage = subprocess.run([QEMU_BINARY, "-help"], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"cannot ask {QEMU_BINARY} what it supports: {exc}"
+    if "tcg" not in proc.stdout:
+        return f"{QEMU_BINARY} has no TCG accelerator (it lists: {' '.join(proc.stdout.split()[1:]) or 'none'})"
+    if "-icount" not in usage.stdout or "sleep=" not in usage.stdout:
+        return f"{QEMU_BINARY} has no '-icount shift=N,sleep=off' (QEMU 2.x or later with TCG is needed)"
+    return None
 
 
 def _probe_xen(env: Environment, conns: Connections) -> Availability:
