@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 .PHONY: demo test deps venv guest lint clean xen-test
 
 demo: deps venv guest
-	$(BIN)/pytest examples -p no:cacheprovider --hermit-env=kvm,qemu -rs $(PYTEST_ARGS)
+	$(BIN)/pytest examples -p no:cacheprovider --hermit-env=icount,qemu,kvm -rs $(PYTEST_ARGS)
 
 test: deps venv guest lint
 	$(BIN)/pytest tests -p no:cacheprovider -rs $(PYTEST_ARGS)

@@ -82,6 +82,7 @@ def results_json(measurements: list[Measurement], judged: list[Judged], context:
                 "hypervisor": m.hypervisor,
                 "tsc_khz": m.tsc_khz,
                 "emulated": m.emulated,
+                "counted": m.counted,
                 "transcripts": [str(p) for p in m.transcripts],
                 "metrics": {
                     name: {**_samples_doc(s), "comparison": verdicts.get((m.test_id, m.env, m.run, name))}
@@ -92,9 +93,11 @@ def results_json(measurements: list[Measurement], judged: list[Judged], context:
     return {"schema": RESULTS_SCHEMA, "version": RESULTS_VERSION, "context": context, "runs": runs}
 
 
-def _seconds(samples: Samples, tsc_khz: int | None) -> tuple[list[float], str]:
+def _seconds(samples: Samples, tsc_khz: int | None, counted: bool = False) -> tuple[list[float], str]:
     """Values as seconds (lower is better), the way pytest-benchmark reads every number."""
     values = samples.values
+    if samples.unit == "cycles" and counted:
+        return list(values), "instructions as is (icount counts them; they are not time)"
     if samples.unit == "cycles" and tsc_khz:
         return [v / (tsc_khz * 1000.0) for v in values], "cycles / TSC frequency"
     if samples.unit == "ms":
@@ -152,7 +155,7 @@ def benchmark_json(measurements: Iterable[Measurement], git: GitState, now: dt.d
     benchmarks = []
     for m in measurements:
         for name, s in m.samples.items():
-            values, conversion = _seconds(s, m.tsc_khz)
+            values, conversion = _seconds(s, m.tsc_khz, m.counted)
             base = m.test_id.split("::")[-1]
             # A test's only (or first plain) run keeps the short name; other runs say which they are.
             which = name if m.run == m.workload else f"{m.run}:{name}"
@@ -172,6 +175,7 @@ def benchmark_json(measurements: Iterable[Measurement], git: GitState, now: dt.d
                         "median": s.median,
                         "per_boot": [list(b) for b in s.per_boot],
                         "emulated": m.emulated,
+                        "counted": m.counted,
                         "tsc_khz": m.tsc_khz,
                     },
                     "options": {

@@ -29,7 +29,7 @@ def spread_percent(samples: Samples) -> float | None:
 
 def cell(measurement: Measurement, metric: str) -> str:
     samples = measurement[metric]
-    text = fmt.number(samples.median)
+    text = fmt.counted(samples.median) if measurement.counted else fmt.number(samples.median)
     if samples.unit == "cycles":
         ns = measurement.cycles_to_ns(samples.median)
         if ns is not None:
@@ -41,6 +41,8 @@ def cell(measurement: Measurement, metric: str) -> str:
 
 
 def column_label(measurement: Measurement) -> str:
+    if measurement.counted:
+        return f"{measurement.env} (instructions)"
     return f"{measurement.env} (emulated)" if measurement.emulated else measurement.env
 
 

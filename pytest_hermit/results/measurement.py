@@ -73,6 +73,8 @@ class Measurement(Mapping[str, Samples]):
     hypervisor: str | None = None
     tsc_khz: int | None = None
     emulated: bool = False
+    #: The environment counts instructions (icount): "cycles" are instructions, not time.
+    counted: bool = False
     test_id: str = ""
     #: The call's identity within its test (see the module docstring); the workload when not given.
     run: str = ""
@@ -101,8 +103,8 @@ class Measurement(Mapping[str, Samples]):
         return list(self.samples)
 
     def cycles_to_ns(self, cycles: float) -> float | None:
-        """Cycles as nanoseconds at the guest's reported TSC frequency."""
-        if not self.tsc_khz:
+        """Cycles as nanoseconds at the guest's reported TSC frequency (None when they are counted instructions)."""
+        if not self.tsc_khz or self.counted:
             return None
         return cycles * 1e6 / self.tsc_khz
 

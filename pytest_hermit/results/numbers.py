@@ -6,6 +6,7 @@ Two rules for plain values, each with its purpose:
   (three significant digits below 10, one decimal below 100, whole
   numbers with thousands separators above); ``compact=True`` shortens
   large values for plot labels (``51.8k``, ``1.2M``).
+* :func:`counted` for exact counts (icount), to the guest's last digit.
 * :func:`decimal` for regression messages and comparison cells: one decimal
   from 1 up (``9.0 -> 10.4 cycles``), three significant digits below: the
   message shape users' CI logs are matched against.
@@ -26,6 +27,11 @@ def number(x: float, *, compact: bool = False) -> str:
     if a >= 100:
         return f"{x:,.0f}"
     return f"{x:.3g}" if a < 10 else f"{x:.1f}"
+
+
+def counted(x: float) -> str:
+    """A counted value (icount: instructions), to the thousandth the guest prints: ``15.000``, ``2,414.156``."""
+    return f"{x:,.3f}"
 
 
 def decimal(x: float) -> str:

@@ -117,7 +117,7 @@ def _probe_qemu(env: Environment, conns: Connections) -> Availability:
 
 #: How an icount column is labelled wherever its numbers are shown.
 ICOUNT_NOTE = (
-    "icount: QEMU counts instructions (-icount shift=0,sleep=off), so its 'cycles' are instructions executed, "
+    "QEMU counts instructions (-icount shift=0,sleep=off), so these 'cycles' are instructions executed, "
     "not time: exact and the same on any host, but blind to caches, TLBs and devices"
 )
 

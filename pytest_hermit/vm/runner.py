@@ -150,6 +150,7 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
         hypervisor=info.hypervisor if info else None,
         tsc_khz=info.tsc_khz if info else None,
         emulated=request.emulated,
+        counted=env.icount,
         test_id=request.test_id,
         run=request.run,
     )
