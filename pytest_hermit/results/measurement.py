@@ -54,6 +54,12 @@ class RunIds:
         return base if n == 1 else f"{base} #{n}"
 
 
+#: The host's own boot time: from resuming the VM to the guest's first line.
+HOST_BOOT_TIME = "boot_time_host"
+#: Metrics the host measures, not the guest: never exact, even where the guest's own numbers are.
+HOST_MEASURED = frozenset({HOST_BOOT_TIME})
+
+
 @dataclass(frozen=True)
 class Measurement(Mapping[str, Samples]):
     """Samples per metric (``m["getpid"]``), with where and how they were taken.

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_hermit.errors import BootTimeout, ConfigError, NotComparable, RunError
-from pytest_hermit.results.measurement import Measurement
+from pytest_hermit.results.measurement import HOST_BOOT_TIME, Measurement
 from pytest_hermit.results.parsers import ConsoleParser, GuestInfo
 from pytest_hermit.results.samples import Samples
 from pytest_hermit.vm.boot import BootRecord, boot, unique_name
@@ -133,8 +133,8 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
             units[metric] = unit
             per_metric.setdefault(metric, []).append(values)
         if request.workload == "hello" and record.first_line_ms is not None:
-            units["boot_time_host"] = "ms"
-            per_metric.setdefault("boot_time_host", []).append([record.first_line_ms])
+            units[HOST_BOOT_TIME] = "ms"
+            per_metric.setdefault(HOST_BOOT_TIME, []).append([record.first_line_ms])
         if progress is not None:
             what = " ".join(w for w in (request.label, env.name, request.workload) if w)
             progress(what, index, request.planned or last, record)
