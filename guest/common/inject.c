@@ -35,17 +35,20 @@ struct inject inj[M_COUNT] = {
 
 #define TURN_PROBE_CYCLES 200000
 
-/* n turns of a loop that only counts a register down; n = 0 returns at once. */
-static inline void spin_turns(u64 n)
+/*
+ * Not inlined anywhere: the calibration below must time this very loop.
+ * Under TCG the cost of a turn depends on the translated block, not only on
+ * the instructions: separate copies of the same two instructions ran at
+ * 4.4 and 5.7 cycles a turn in one boot (where the host code of each copy
+ * landed), so a loop timed in one place and spun in another missed the
+ * asked slowdown by up to a third of it.
+ */
+__attribute__((noinline)) void inject_fire(struct inject *in)
 {
-    if (n)
-        asm volatile("1: dec %0\n\tjnz 1b" : "+r"(n) : : "cc");
-}
-
-void inject_fire(struct inject *in)
-{
+    u64 n = in->spin_iters;
     in->countdown = in->period;
-    spin_turns(in->spin_iters);
+    if (n) /* n turns of a loop that only counts a register down */
+        asm volatile("1: dec %0\n\tjnz 1b" : "+r"(n) : : "cc");
 }
 
 /*
@@ -53,12 +56,14 @@ void inject_fire(struct inject *in)
  * base costs are medians, so that a firing is neither cut short by the
  * fastest run nor stretched by one the host preempted.  Each run is long
  * enough against the TSC reads around it, and no longer: under emulated KVM
- * a turn costs ~10^4 cycles, and this runs in every basic boot.
+ * a turn costs ~10^4 cycles, and this runs in every basic boot.  A probe of
+ * its own fires, so no metric's countdown or period is touched.
  */
 static u64 time_turns(u64 n)
 {
+    struct inject probe = { .countdown = ~0UL, .period = ~0UL, .spin_iters = n };
     u64 t0 = rdtsc();
-    spin_turns(n);
+    inject_fire(&probe);
     return rdtsc() - t0;
 }
 
