@@ -184,6 +184,7 @@ def main() -> int:
     parser.add_argument("--kernel", type=Path, default=REPO / "guest" / "build" / "refguest.elf")
     parser.add_argument("--label", default="", help="free text kept in the output (e.g. the guest's commit)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "injection-isolation.json")
+    parser.add_argument("--append", action="store_true", help="add the runs to --out (same mode, inject and image)")
     args = parser.parse_args()
 
     size = ["--hermit-env=qemu", f"--hermit-boots={args.boots}", f"--hermit-reps={args.reps}", "--hermit-timeout=120"]
@@ -212,6 +213,13 @@ def main() -> int:
         "host": {"cpus": os.cpu_count(), "uname": " ".join(os.uname())},
         "runs": [],
     }
+    if args.append and args.out.is_file():
+        previous = json.loads(args.out.read_text())
+        same = ("mode", "inject", "guest_sha256")
+        if any(previous.get(k) != doc[k] for k in same):
+            parser.error(f"--append: {args.out} differs in {', '.join(same)}")
+        doc["runs"] = previous["runs"]
+        doc["label"] = previous.get("label") or doc["label"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     try:
         for i in range(args.runs):
