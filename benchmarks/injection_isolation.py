@@ -31,6 +31,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -45,6 +46,26 @@ GATE_TEST = """
 def test_basic(hermit_run):
     hermit_run("basic")
 """
+
+
+AVERAGE = re.compile(r"Average time for (getpid|sched_yield|malloc|the first page access): (\d+) cycles")
+
+
+def arm_a_boot_medians(folder: Path) -> dict[str, list[float]]:
+    """Per-boot medians of arm A, from its transcripts (the JSON report holds B's samples only)."""
+    out: dict[str, list[float]] = {}
+    logs = sorted(
+        folder.glob(".hermit/artifacts/*/A/*.log"),
+        key=lambda p: int(re.sub(r"\D", "", p.stem.rsplit("boot", 1)[-1]) or 0),
+    )
+    for log in logs:
+        values: dict[str, list[int]] = {}
+        for match in AVERAGE.finditer(log.read_text(errors="replace")):
+            name = "first_page_access" if match.group(1).startswith("the first") else match.group(1)
+            values.setdefault(name, []).append(int(match.group(2)))
+        for name, v in values.items():
+            out.setdefault(name, []).append(statistics.median(v))
+    return out
 
 
 class LoadSampler:
@@ -126,6 +147,10 @@ def one_run(mode: str, size: list[str], inject: str, image_b: Path | None, timeo
                 folder, [*size, f"--hermit-ab={image_b}", f"--hermit-ab-cmdline={inject}"], folder / "cmp.json", timeout
             )
         run["metrics"] = metric_summary(run["compare"]["report"])
+        if mode == "ab":  # A's per-boot medians stand where a gate run has the saved baseline's
+            for name, medians in arm_a_boot_medians(folder).items():
+                if name in run["metrics"]:
+                    run["metrics"][name]["saved_boot_medians"] = medians
         if "save" in run:
             for name, entry in metric_summary(run["save"]["report"]).items():
                 if name in run["metrics"]:
