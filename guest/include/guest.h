@@ -110,7 +110,7 @@ bool cmdline_parse(const char *cmdline, bool skip_first_word);
 struct inject {
     volatile u64 countdown;  /* decremented per call; fires at 0 */
     u64 period;
-    u64 spin_cycles;
+    u64 spin_iters;  /* turns of a register-only loop per firing */
 };
 extern struct inject inj[M_COUNT];
 void inject_fire(struct inject *in);
