@@ -53,6 +53,8 @@ class GateSettings:
     fail_on: frozenset[stats.Verdict] = frozenset({stats.Verdict.REGRESSION})
     max_boots: int | None = None
     allow_foreign: bool = False
+    #: --hermit-strict: a regression needs the interval above the tolerance (docs/statistics.md).
+    strict: bool = False
 
 
 @dataclass
@@ -166,13 +168,14 @@ class Gate:
             return tolerances.of(env, samples.metric)
 
         max_boots = self.settings.max_boots
+        strict = self.settings.strict
         if max_boots and max_boots > measurement.boots:
             initial = measurement.boots
             while True:
                 step = self._statistics(
                     measurement,
                     lambda m: stats.next_step_all(
-                        pairs_of(m), tolerance_for, initial_boots=initial, max_boots=max_boots
+                        pairs_of(m), tolerance_for, initial_boots=initial, max_boots=max_boots, strict=strict
                     ),
                 )
                 if step.done:
@@ -180,7 +183,9 @@ class Gate:
                     break
                 measurement = measurement.merged(more(step.add_boots))
         else:
-            comparisons = self._statistics(measurement, lambda m: stats.judge_all(pairs_of(m), tolerance_for))
+            comparisons = self._statistics(
+                measurement, lambda m: stats.judge_all(pairs_of(m), tolerance_for, strict=strict)
+            )
         judged = Judged(
             measurement,
             comparisons,
