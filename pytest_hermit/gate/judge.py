@@ -159,8 +159,14 @@ class Gate:
         measurement: Measurement,
         pairs_of: Callable[[Measurement], list[tuple[Any, Any]]],
         more: Callable[[int], Measurement],
+        *,
+        paired: bool = False,
     ) -> Judged:
-        """The statistics (docs/design.md, docs/statistics.md) on (reference, current) pairs, with adaptive boots."""
+        """The statistics (docs/design.md, docs/statistics.md) on (reference, current) pairs, with adaptive boots.
+
+        ``paired``: reference boot i and current boot i were booted as a pair
+        (A/B runs); ``more`` then adds pairs.
+        """
         tolerances = self.settings.tolerances
         env = measurement.env
 
@@ -175,7 +181,12 @@ class Gate:
                 step = self._statistics(
                     measurement,
                     lambda m: stats.next_step_all(
-                        pairs_of(m), tolerance_for, initial_boots=initial, max_boots=max_boots, strict=strict
+                        pairs_of(m),
+                        tolerance_for,
+                        initial_boots=initial,
+                        max_boots=max_boots,
+                        strict=strict,
+                        paired=paired,
                     ),
                 )
                 if step.done:
@@ -184,7 +195,7 @@ class Gate:
                 measurement = measurement.merged(more(step.add_boots))
         else:
             comparisons = self._statistics(
-                measurement, lambda m: stats.judge_all(pairs_of(m), tolerance_for, strict=strict)
+                measurement, lambda m: stats.judge_all(pairs_of(m), tolerance_for, strict=strict, paired=paired)
             )
         judged = Judged(
             measurement,
