@@ -15,8 +15,8 @@ The method (``docs/statistics.md`` has the reasons and the measured error rates)
 * Across the metrics of one :func:`judge_all` call the p-values are Holm
   adjusted and the intervals Bonferroni widened.
 * Paired A/B runs (``paired=True``): boot i of A with boot i of B, one log
-  ratio of boot medians per pair; 20 % trimmed mean of the log ratios,
-  Tukey-McLaughlin t interval, Wilcoxon signed-rank test.
+  ratio of boot medians per pair; their mean, Student's t interval and
+  one-sample t-test.
 * Exact comparisons (``exact_for``): when a metric may be deterministic and
   every value of each side is the same, the change itself is the verdict.
 * Verdicts: see :class:`Verdict`; ``strict=True`` asks the interval to clear
@@ -141,7 +141,8 @@ class Comparison:
     metric: str
     unit: str
     direction: Direction
-    #: Trimmed geometric mean of the per-boot medians, in ``unit``.
+    #: Trimmed geometric mean of the per-boot medians, in ``unit`` (paired:
+    #: the plain geometric mean, so that ``change`` is their ratio).
     baseline_location: float
     current_location: float
     #: Relative change, positive = worse (0.156 is +15.6 %).
@@ -166,8 +167,8 @@ class Comparison:
     #: too few boots for any number of current boots to decide.
     boots_needed: int | None
     #: What decided: ``"bootstrap"`` (two samples: bootstrap interval and
-    #: Mann-Whitney), ``"paired"`` (A/B pairs: Tukey-McLaughlin interval and
-    #: Wilcoxon signed-rank) or ``"exact"`` (every value of each side the
+    #: Mann-Whitney), ``"paired"`` (A/B pairs: t interval and t-test on the
+    #: per-pair log ratios) or ``"exact"`` (every value of each side the
     #: same: the change itself, no test; the interval is the change alone at
     #: level 1, ``p_value``/``p_adjusted`` are 0.0 when the values differ and
     #: 1.0 when they are equal, and the comparison is outside the family).
@@ -198,7 +199,7 @@ class Comparison:
                 f"{tolerance}, {samples})"
             )
         if self.method == PAIRED:
-            p = f"Wilcoxon signed-rank p={fmt.p_value(self.p_adjusted)}"
+            p = f"paired t-test p={fmt.p_value(self.p_adjusted)}"
             change = f"paired change {fmt.signed_percent(self.change)}"
             samples = f"{_plural(self.current_boots, 'pair')} x {_plural(self.current_reps, 'rep')}"
         else:
@@ -351,6 +352,11 @@ def location(samples: Samples) -> float:
     return float(np.exp(_trimmed_mean_sorted(logs)))
 
 
+def _geometric_mean(samples: Samples) -> float:
+    """Geometric mean of the per-boot medians (the location a paired comparison shows)."""
+    return float(np.exp(np.mean(np.log(np.asarray(samples.boot_medians, dtype=np.float64)))))
+
+
 def _bootstrap_log_locations(samples: Samples, n_resamples: int, rng: np.random.Generator) -> NDArray[np.float64]:
     """Log locations of ``n_resamples`` two-stage bootstrap replicates.
 
@@ -390,10 +396,10 @@ class _Raw:
     boot_log_ratios: NDArray[np.float64]
     p_value: float
     #: Two samples: pooled sd of the per-boot log medians. Paired: the sd of
-    #: one pair's log ratio the trimmed mean behaves like (winsorized sd / (1 - 2 TRIM)).
+    #: one pair's log ratio.
     pooled_log_sd: float
     method: str = BOOTSTRAP
-    #: Paired: standard error of the trimmed mean and its t degrees of freedom.
+    #: Paired: standard error of the mean log ratio and its t degrees of freedom.
     paired_se: float = 0.0
     paired_df: int = 1
 
@@ -420,15 +426,14 @@ def _analyse(baseline: Samples, current: Samples, n_resamples: int, seed: int | 
 def _analyse_paired(baseline: Samples, current: Samples) -> _Raw:
     """Boot i of A against boot i of B: one log ratio of boot medians per pair.
 
-    Point: the 20 % trimmed mean of the log ratios (a disturbed boot spoils
-    one pair, and trimming drops it). Interval: Tukey-McLaughlin, i.e. the
-    trimmed mean's standard error from the winsorized variance,
-    ``s_w / ((1 - 2g) sqrt(n))``, with ``n - 2k - 1`` degrees of freedom.
-    Test: two-sided Wilcoxon signed-rank on the log ratios. The choice was
-    measured (``benchmarks/statistics/paired_choice.py``): a bootstrap over
-    pairs covered 89-93 % at 5 pairs where this interval covers 92-94 %,
-    and the plain mean's sd grows 1.2-1.3x once 5-10 % of boots are
-    disturbed.
+    Point: the mean of the log ratios (the log of the ratio of the arms'
+    geometric means). Interval: Student's t on that mean. Test: the
+    one-sample t-test on the log ratios. Measured on real interleaved boots
+    (``benchmarks/statistics/paired_variants.py``): on a quiet host the
+    boot medians are whole cycles and most log ratios tie, so a trimmed
+    mean's winsorized variance collapses (its 98.75 % interval covered 66-93 %)
+    and the Wilcoxon signed-rank test cannot reach p < 0.0125 below 8 pairs,
+    while the t interval covered 96-99.8 % and the t-test found +5 % at 6 pairs.
     """
     _validate_pair(baseline, current)
     if baseline.boots != current.boots:
@@ -438,18 +443,15 @@ def _analyse_paired(baseline: Samples, current: Samples) -> _Raw:
         )
     a = np.log(np.asarray(baseline.boot_medians, dtype=np.float64))
     b = np.log(np.asarray(current.boot_medians, dtype=np.float64))
-    d = np.sort(b - a)
+    d = b - a
     n = len(d)
-    k = int(TRIM * n)
-    h = n - 2 * k
-    log_ratio = float(d[k : n - k].mean())
-    winsorized = np.clip(d, d[k], d[n - k - 1])
-    sd = float(np.std(winsorized, ddof=1)) / (h / n)
-    se = sd / math.sqrt(n)
-    if not np.any(d):
-        p = 1.0  # every pair identical: no evidence of any difference
+    log_ratio = float(d.mean())
+    sd = float(np.std(d, ddof=1))
+    if sd == 0:
+        # every pair shows the same ratio: none (no evidence) or a shift without noise
+        p = 1.0 if log_ratio == 0 else 0.0
     else:
-        p = float(_sps.wilcoxon(d, zero_method="pratt", alternative="two-sided").pvalue)
+        p = float(_sps.ttest_1samp(d, 0.0).pvalue)
     return _Raw(
         baseline,
         current,
@@ -458,8 +460,8 @@ def _analyse_paired(baseline: Samples, current: Samples) -> _Raw:
         p,
         sd,
         method=PAIRED,
-        paired_se=se,
-        paired_df=max(h - 1, 1),
+        paired_se=sd / math.sqrt(n),
+        paired_df=n - 1,
     )
 
 
@@ -497,7 +499,7 @@ def _interval(raw: _Raw, alpha: float) -> ConfidenceInterval:
 
 
 def _paired_interval(raw: _Raw, alpha: float) -> ConfidenceInterval:
-    """Tukey-McLaughlin interval of the trimmed mean of the per-pair log ratios."""
+    """Student's t interval of the mean of the per-pair log ratios."""
     return _interval_of(raw, float(_sps.t.isf(alpha / 2, raw.paired_df)) * raw.paired_se, alpha)
 
 
@@ -512,11 +514,6 @@ def _interval_of(raw: _Raw, half: float, alpha: float) -> ConfidenceInterval:
 def _min_mw_p(n_a: int, n_b: int) -> float:
     """Smallest two-sided p-value the exact Mann-Whitney test can reach."""
     return min(1.0, 2 / math.comb(n_a + n_b, n_a))
-
-
-def _min_wilcoxon_p(n: int) -> float:
-    """Smallest two-sided p-value the exact Wilcoxon signed-rank test can reach with n pairs."""
-    return min(1.0, 2.0 ** (1 - n))
 
 
 def _distance(change: float, tolerance: float, strict: bool) -> float:
@@ -534,10 +531,7 @@ def _boots_needed(raw: _Raw, change: float, tolerance: float, alpha: float, stri
     z = float(_sps.norm.isf(alpha / 2))
     var = raw.pooled_log_sd**2
     if raw.method == PAIRED:
-        n = max(raw.current.boots + 1, math.ceil(var * (z / half_width_log) ** 2) + 1)
-        while _min_wilcoxon_p(n) >= alpha:
-            n += 1
-        return n
+        return max(raw.current.boots + 1, math.ceil(var * (z / half_width_log) ** 2) + 1)
     n_a = raw.baseline.boots
     room = (half_width_log / z) ** 2 - var / n_a
     if room <= 0:
@@ -579,8 +573,8 @@ def _decide(
         metric=raw.current.metric,
         unit=raw.current.unit,
         direction=direction,
-        baseline_location=location(raw.baseline),
-        current_location=location(raw.current),
+        baseline_location=_geometric_mean(raw.baseline) if raw.method == PAIRED else location(raw.baseline),
+        current_location=_geometric_mean(raw.current) if raw.method == PAIRED else location(raw.current),
         change=change,
         interval=ci,
         p_value=raw.p_value,
