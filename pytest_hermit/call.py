@@ -3,7 +3,8 @@
 Plain runs just boot. With --hermit-compare the measurement is judged against
 the saved baseline. With --hermit-ab, image A (the usual guest) and image B
 boot in pairs whose order is drawn at random, so drift and noisy neighbours
-hit both alike, and B is judged against A with the same statistics.
+hit both alike, and B is judged against A as pairs: boot i of A with boot i
+of B (docs/statistics.md, "Paired A/B runs"); undecided runs add pairs.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def _measure_ab(
 
     b = runs["B"]
     assert b is not None
-    judged = session.gate.judge_pairs(b, pairs_of, more)
+    judged = session.gate.judge_pairs(b, pairs_of, more, paired=True)
     return judged.measurement, judged
 
 

@@ -218,6 +218,16 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini(
         "hermit_allow_foreign_baseline", help="like --hermit-allow-foreign-baseline", type="bool", default=False
     )
+    group.addoption(
+        "--hermit-strict",
+        dest="hermit_strict",
+        action="store_true",
+        default=None,
+        help="a regression needs the whole confidence interval above the tolerance (an improvement below "
+        "minus it), not only above zero: changes within the tolerance are then almost never called "
+        "regressions, at the cost of more boots (docs/statistics.md)",
+    )
+    parser.addini("hermit_strict", help="like --hermit-strict", type="bool", default=False)
 
 
 def parse_tolerances(default: float | None, tool: Mapping[str, Any], source: str) -> Tolerances:
@@ -402,4 +412,5 @@ def _gate_settings(read: _Reader, boots: int, tool: dict[str, Any], tool_source:
         fail_on=read.value("fail-on", verdict_set) or frozenset({Verdict.REGRESSION}),
         max_boots=max_boots,
         allow_foreign=read.flag("allow-foreign-baseline"),
+        strict=read.flag("strict"),
     )

@@ -67,6 +67,8 @@ class GateSettings:
     fail_on: frozenset[stats.Verdict] = frozenset({stats.Verdict.REGRESSION})
     max_boots: int | None = None
     allow_foreign: bool = False
+    #: --hermit-strict: a regression needs the interval above the tolerance (docs/statistics.md).
+    strict: bool = False
 
 
 @dataclass
@@ -171,8 +173,14 @@ class Gate:
         measurement: Measurement,
         pairs_of: Callable[[Measurement], list[tuple[Any, Any]]],
         more: Callable[[int], Measurement],
+        *,
+        paired: bool = False,
     ) -> Judged:
-        """The statistics (docs/design.md, docs/statistics.md) on (reference, current) pairs, with adaptive boots."""
+        """The statistics (docs/design.md, docs/statistics.md) on (reference, current) pairs, with adaptive boots.
+
+        ``paired``: reference boot i and current boot i were booted as a pair
+        (A/B runs); ``more`` then adds pairs.
+        """
         tolerances = self.settings.tolerances
         env = measurement.env
 
@@ -180,13 +188,19 @@ class Gate:
             return tolerances.of(env, samples.metric)
 
         max_boots = self.settings.max_boots
+        strict = self.settings.strict
         if max_boots and max_boots > measurement.boots:
             initial = measurement.boots
             while True:
                 step = self._statistics(
                     measurement,
                     lambda m: stats.next_step_all(
-                        pairs_of(m), tolerance_for, initial_boots=initial, max_boots=max_boots
+                        pairs_of(m),
+                        tolerance_for,
+                        initial_boots=initial,
+                        max_boots=max_boots,
+                        strict=strict,
+                        paired=paired,
                     ),
                 )
                 if step.done:
@@ -194,7 +208,9 @@ class Gate:
                     break
                 measurement = measurement.merged(more(step.add_boots))
         else:
-            comparisons = self._statistics(measurement, lambda m: stats.judge_all(pairs_of(m), tolerance_for))
+            comparisons = self._statistics(
+                measurement, lambda m: stats.judge_all(pairs_of(m), tolerance_for, strict=strict, paired=paired)
+            )
         judged = Judged(
             measurement,
             comparisons,

@@ -14,12 +14,19 @@ The method (``docs/statistics.md`` has the reasons and the measured error rates)
 * The rank test is Mann-Whitney U on the per-boot medians.
 * Across the metrics of one :func:`judge_all` call the p-values are Holm
   adjusted and the intervals Bonferroni widened.
-* Verdicts: see :class:`Verdict`.
+* Paired A/B runs (``paired=True``): boot i of A with boot i of B, one log
+  ratio of boot medians per pair; their mean, Student's t interval and
+  one-sample t-test.
+* Exact comparisons (``exact_for``): when a metric may be deterministic and
+  every value of each side is the same, the change itself is the verdict.
+* Verdicts: see :class:`Verdict`; ``strict=True`` asks the interval to clear
+  the tolerance, not only zero.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -45,13 +52,16 @@ class _LazyScipyStats:
 _sps = _LazyScipyStats()
 
 __all__ = [
+    "EXACT_RTOL",
     "TRIM",
     "Comparison",
     "ConfidenceInterval",
+    "ExactFor",
     "Step",
     "Verdict",
     "compare",
     "holm",
+    "is_exact",
     "judge_all",
     "location",
     "next_step",
@@ -69,6 +79,20 @@ DEFAULT_SEED = 0
 
 #: Upper bound on the elements one bootstrap chunk materialises (memory cap).
 _CHUNK_ELEMENTS = 4_000_000
+
+#: Relative spread under which the values of one side count as identical
+#: (exact comparisons): ``max - min <= EXACT_RTOL * max``. Deterministic
+#: numbers are equal to the last bit; this only forgives float printing.
+EXACT_RTOL = 1e-9
+
+#: Per metric (called with the current samples): may exactness be assumed at all?
+ExactFor = Callable[[Samples], bool]
+
+
+#: How a comparison was decided (``Comparison.method``).
+EXACT = "exact"
+BOOTSTRAP = "bootstrap"
+PAIRED = "paired"
 
 
 class Verdict(IntEnum):
@@ -117,7 +141,8 @@ class Comparison:
     metric: str
     unit: str
     direction: Direction
-    #: Trimmed geometric mean of the per-boot medians, in ``unit``.
+    #: Trimmed geometric mean of the per-boot medians, in ``unit`` (paired:
+    #: the plain geometric mean, so that ``change`` is their ratio).
     baseline_location: float
     current_location: float
     #: Relative change, positive = worse (0.156 is +15.6 %).
@@ -141,25 +166,56 @@ class Comparison:
     #: the noise seen; ``None`` when decided, or when the baseline itself has
     #: too few boots for any number of current boots to decide.
     boots_needed: int | None
+    #: What decided: ``"bootstrap"`` (two samples: bootstrap interval and
+    #: Mann-Whitney), ``"paired"`` (A/B pairs: t interval and t-test on the
+    #: per-pair log ratios) or ``"exact"`` (every value of each side the
+    #: same: the change itself, no test; the interval is the change alone at
+    #: level 1, ``p_value``/``p_adjusted`` are 0.0 when the values differ and
+    #: 1.0 when they are equal, and the comparison is outside the family).
+    method: str = BOOTSTRAP
+    #: Strict mode: a regression needs the interval above the tolerance, not
+    #: only above zero (and an improvement below minus the tolerance).
+    strict: bool = False
 
     @property
     def failed(self) -> bool:
         return self.verdict is Verdict.REGRESSION
 
+    @property
+    def exact(self) -> bool:
+        return self.method == EXACT
+
     def message(self, env: str) -> str:
         """One line a person can act on, in the shape of docs/design.md ("Statistics, in brief")."""
-        p = f"Mann-Whitney p={fmt.p_value(self.p_adjusted)}"
+        tolerance = f"tolerance {fmt.percent(self.tolerance)}" + (", strict" if self.strict else "")
+        if self.exact:
+            before, after = fmt.distinct(self.baseline_location, self.current_location)
+            samples = _shape(self.current_boots, self.current_reps)
+            if (self.baseline_boots, self.baseline_reps) != (self.current_boots, self.current_reps):
+                samples += ", baseline " + _shape(self.baseline_boots, self.baseline_reps)
+            return (
+                f"{self.metric} {self.verdict.word} on {env}: {before} -> {after} {self.unit} "
+                f"({fmt.signed_percent_fine(self.change)}, exact: the same in every boot and repetition, "
+                f"{tolerance}, {samples})"
+            )
+        if self.method == PAIRED:
+            p = f"paired t-test p={fmt.p_value(self.p_adjusted)}"
+            change = f"paired change {fmt.signed_percent(self.change)}"
+            samples = f"{_plural(self.current_boots, 'pair')} x {_plural(self.current_reps, 'rep')}"
+        else:
+            p = f"Mann-Whitney p={fmt.p_value(self.p_adjusted)}"
+            change = fmt.signed_percent(self.change)
+            samples = f"{self.current_boots} boots x {self.current_reps} reps"
+            if (self.baseline_boots, self.baseline_reps) != (self.current_boots, self.current_reps):
+                samples += f", baseline {self.baseline_boots} boots x {self.baseline_reps} reps"
         if self.family_size > 1:
             p += f" (Holm, {self.family_size} metrics)"
-        samples = f"{self.current_boots} boots x {self.current_reps} reps"
-        if (self.baseline_boots, self.baseline_reps) != (self.current_boots, self.current_reps):
-            samples += f", baseline {self.baseline_boots} boots x {self.baseline_reps} reps"
         text = (
             f"{self.metric} {self.verdict.word} on {env}: "
             f"{fmt.decimal(self.baseline_location)} -> {fmt.decimal(self.current_location)} {self.unit} "
-            f"({fmt.signed_percent(self.change)}, {fmt.percent(self.interval.level, 2)} CI "
+            f"({change}, {fmt.percent(self.interval.level, 2)} CI "
             f"{fmt.signed_percent(self.interval.low)}..{fmt.signed_percent(self.interval.high)}, {p}, "
-            f"tolerance {fmt.percent(self.tolerance)}, {samples}"
+            f"{tolerance}, {samples}"
         )
         if self.verdict is Verdict.INCONCLUSIVE:
             text += "; " + self.advice()
@@ -167,6 +223,17 @@ class Comparison:
 
     def cells(self) -> dict[str, str]:
         """The comparison as table cells (baseline, current, change, interval, p, verdict)."""
+        if self.exact:
+            before, after = fmt.distinct(self.baseline_location, self.current_location)
+            change = fmt.signed_percent_fine(self.change)
+            return {
+                "baseline": before,
+                "current": after,
+                "change": change,
+                "interval": "exact",
+                "p": "exact",
+                "verdict": self.verdict.name.lower(),
+            }
         return {
             "baseline": fmt.decimal(self.baseline_location),
             "current": fmt.decimal(self.current_location),
@@ -182,13 +249,23 @@ class Comparison:
             return "decided"
         if self.boots_needed is None:
             return "the baseline has too few boots to decide: record it again with more boots"
-        return f"about {self.boots_needed} boots needed"
+        unit = "pairs" if self.method == PAIRED else "boots"
+        return f"about {self.boots_needed} {unit} needed"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _shape(boots: int, reps: int) -> str:
+    return f"{_plural(boots, 'boot')} x {_plural(reps, 'rep')}"
 
 
 # --------------------------------------------------------------------------- validation
 
 
-def _validate_samples(s: Samples, role: str) -> None:
+def _validate_values(s: Samples, role: str) -> None:
+    """What every comparison needs: boots with finite values and positive medians."""
     name = f"{role} samples of {s.metric!r}"
     if not s.per_boot:
         raise ValueError(f"{name} are empty: no boots were recorded")
@@ -198,12 +275,6 @@ def _validate_samples(s: Samples, role: str) -> None:
         for v in boot:
             if not math.isfinite(v):
                 raise ValueError(f"{name}: boot {i} holds a non-finite value {v!r}")
-    if len(s.per_boot) < 2:
-        raise ValueError(
-            f"{name} have 1 boot; at least 2 are needed per side, because the variation "
-            "between boots is the noise the comparison must see (repetitions inside one "
-            "boot are not independent); 10 or more are recommended"
-        )
     bad = [i for i, m in enumerate(s.boot_medians) if m <= 0]
     if bad:
         raise ValueError(
@@ -212,7 +283,22 @@ def _validate_samples(s: Samples, role: str) -> None:
         )
 
 
-def _validate_pair(baseline: Samples, current: Samples) -> None:
+def _validate_boots(s: Samples, role: str) -> None:
+    """What the statistics need on top: at least 2 boots a side."""
+    if len(s.per_boot) < 2:
+        raise ValueError(
+            f"{role} samples of {s.metric!r} have 1 boot; at least 2 are needed per side, because the "
+            "variation between boots is the noise the comparison must see (repetitions inside one "
+            "boot are not independent); 10 or more are recommended"
+        )
+
+
+def _validate_samples(s: Samples, role: str) -> None:
+    _validate_values(s, role)
+    _validate_boots(s, role)
+
+
+def _validate_metadata(baseline: Samples, current: Samples) -> None:
     if baseline.metric != current.metric:
         raise ValueError(f"cannot compare different metrics: baseline {baseline.metric!r}, current {current.metric!r}")
     if baseline.unit != current.unit:
@@ -224,8 +310,21 @@ def _validate_pair(baseline: Samples, current: Samples) -> None:
             f"direction mismatch for {baseline.metric!r}: baseline {baseline.direction.value} is better, "
             f"current {current.direction.value} is better"
         )
+
+
+def _validate_pair(baseline: Samples, current: Samples) -> None:
+    _validate_metadata(baseline, current)
     _validate_samples(baseline, "baseline")
     _validate_samples(current, "current")
+
+
+def is_exact(samples: Samples) -> bool:
+    """Every value of every boot and repetition is the same (within :data:`EXACT_RTOL`)."""
+    values = samples.values
+    if not values:
+        return False
+    low, high = min(values), max(values)
+    return high - low <= EXACT_RTOL * max(abs(low), abs(high))
 
 
 def _validate_settings(tolerance: float, confidence: float, n_resamples: int) -> None:
@@ -251,6 +350,11 @@ def location(samples: Samples) -> float:
     """The robust location of an arm: 20 % trimmed geometric mean of per-boot medians."""
     logs = np.sort(np.log(np.asarray(samples.boot_medians, dtype=np.float64)))
     return float(np.exp(_trimmed_mean_sorted(logs)))
+
+
+def _geometric_mean(samples: Samples) -> float:
+    """Geometric mean of the per-boot medians (the location a paired comparison shows)."""
+    return float(np.exp(np.mean(np.log(np.asarray(samples.boot_medians, dtype=np.float64)))))
 
 
 def _bootstrap_log_locations(samples: Samples, n_resamples: int, rng: np.random.Generator) -> NDArray[np.float64]:
@@ -288,9 +392,16 @@ class _Raw:
     baseline: Samples
     current: Samples
     log_ratio: float
+    #: Bootstrap replicates of the log ratio (two samples); empty when paired.
     boot_log_ratios: NDArray[np.float64]
     p_value: float
+    #: Two samples: pooled sd of the per-boot log medians. Paired: the sd of
+    #: one pair's log ratio.
     pooled_log_sd: float
+    method: str = BOOTSTRAP
+    #: Paired: standard error of the mean log ratio and its t degrees of freedom.
+    paired_se: float = 0.0
+    paired_df: int = 1
 
 
 def _analyse(baseline: Samples, current: Samples, n_resamples: int, seed: int | None) -> _Raw:
@@ -310,6 +421,48 @@ def _analyse(baseline: Samples, current: Samples, n_resamples: int, seed: int | 
         / (len(la) + len(lb) - 2)
     )
     return _Raw(baseline, current, log_ratio, boot, p, pooled)
+
+
+def _analyse_paired(baseline: Samples, current: Samples) -> _Raw:
+    """Boot i of A against boot i of B: one log ratio of boot medians per pair.
+
+    Point: the mean of the log ratios (the log of the ratio of the arms'
+    geometric means). Interval: Student's t on that mean. Test: the
+    one-sample t-test on the log ratios. Measured on real interleaved boots
+    (``benchmarks/statistics/paired_variants.py``): on a quiet host the
+    boot medians are whole cycles and most log ratios tie, so a trimmed
+    mean's winsorized variance collapses (its 98.75 % interval covered 66-93 %)
+    and the Wilcoxon signed-rank test cannot reach p < 0.0125 below 8 pairs,
+    while the t interval covered 96-99.8 % and the t-test found +5 % at 6 pairs.
+    """
+    _validate_pair(baseline, current)
+    if baseline.boots != current.boots:
+        raise ValueError(
+            f"paired samples of {current.metric!r} need as many boots on each side: "
+            f"A has {baseline.boots}, B has {current.boots}"
+        )
+    a = np.log(np.asarray(baseline.boot_medians, dtype=np.float64))
+    b = np.log(np.asarray(current.boot_medians, dtype=np.float64))
+    d = b - a
+    n = len(d)
+    log_ratio = float(d.mean())
+    sd = float(np.std(d, ddof=1))
+    if sd == 0:
+        # every pair shows the same ratio: none (no evidence) or a shift without noise
+        p = 1.0 if log_ratio == 0 else 0.0
+    else:
+        p = float(_sps.ttest_1samp(d, 0.0).pvalue)
+    return _Raw(
+        baseline,
+        current,
+        log_ratio,
+        np.empty(0, dtype=np.float64),
+        p,
+        sd,
+        method=PAIRED,
+        paired_se=sd / math.sqrt(n),
+        paired_df=n - 1,
+    )
 
 
 def _to_change(log_ratio: float, direction: Direction) -> float:
@@ -342,6 +495,16 @@ def _interval(raw: _Raw, alpha: float) -> ConfidenceInterval:
     else:
         df = float(max(na + nb - 2, 1))
     half = float(_sps.t.isf(alpha / 2, df)) * se
+    return _interval_of(raw, half, alpha)
+
+
+def _paired_interval(raw: _Raw, alpha: float) -> ConfidenceInterval:
+    """Student's t interval of the mean of the per-pair log ratios."""
+    return _interval_of(raw, float(_sps.t.isf(alpha / 2, raw.paired_df)) * raw.paired_se, alpha)
+
+
+def _interval_of(raw: _Raw, half: float, alpha: float) -> ConfidenceInterval:
+    """The change interval of ``log_ratio +- half``, signed so that positive is worse."""
     direction = raw.current.direction
     c_lo = _to_change(raw.log_ratio - half, direction)
     c_hi = _to_change(raw.log_ratio + half, direction)
@@ -353,13 +516,22 @@ def _min_mw_p(n_a: int, n_b: int) -> float:
     return min(1.0, 2 / math.comb(n_a + n_b, n_a))
 
 
-def _boots_needed(raw: _Raw, change: float, tolerance: float, alpha: float) -> int | None:
-    """Current-run boots that would likely decide, planning on the point estimate."""
-    distance = tolerance - abs(change) if abs(change) <= tolerance else abs(change)
-    distance = max(distance, tolerance / 4, 1e-4)
-    half_width_log = distance / math.exp(raw.log_ratio)
+def _distance(change: float, tolerance: float, strict: bool) -> float:
+    """The interval half-width (as a change) that would decide, planning on the point estimate."""
+    if strict:
+        distance = abs(abs(change) - tolerance)
+    else:
+        distance = tolerance - abs(change) if abs(change) <= tolerance else abs(change)
+    return max(distance, tolerance / 4, 1e-4)
+
+
+def _boots_needed(raw: _Raw, change: float, tolerance: float, alpha: float, strict: bool = False) -> int | None:
+    """Current-run boots (pairs, when paired) that would likely decide, planning on the point estimate."""
+    half_width_log = _distance(change, tolerance, strict) / math.exp(raw.log_ratio)
     z = float(_sps.norm.isf(alpha / 2))
     var = raw.pooled_log_sd**2
+    if raw.method == PAIRED:
+        return max(raw.current.boots + 1, math.ceil(var * (z / half_width_log) ** 2) + 1)
     n_a = raw.baseline.boots
     room = (half_width_log / z) ** 2 - var / n_a
     if room <= 0:
@@ -371,27 +543,38 @@ def _boots_needed(raw: _Raw, change: float, tolerance: float, alpha: float) -> i
 
 
 def _decide(
-    raw: _Raw, tolerance: float, alpha: float, interval_alpha: float, p_adjusted: float, family: int
+    raw: _Raw,
+    tolerance: float,
+    alpha: float,
+    interval_alpha: float,
+    p_adjusted: float,
+    family: int,
+    strict: bool = False,
 ) -> Comparison:
     direction = raw.current.direction
     change = _to_change(raw.log_ratio, direction)
-    ci = _interval(raw, interval_alpha)
+    ci = _paired_interval(raw, interval_alpha) if raw.method == PAIRED else _interval(raw, interval_alpha)
     significant = p_adjusted < alpha
-    if significant and ci.low > 0 and change > tolerance:
+    # Default: the change must be real (interval and test exclude 0) and its
+    # point estimate beyond the tolerance. Strict: the interval must clear the
+    # tolerance itself, so a true change inside the band is (at the interval's
+    # level) never called a regression.
+    bar = tolerance if strict else 0.0
+    if significant and ci.low > bar and change > tolerance:
         verdict = Verdict.REGRESSION
-    elif significant and ci.high < 0 and change < -tolerance:
+    elif significant and ci.high < -bar and change < -tolerance:
         verdict = Verdict.IMPROVEMENT
     elif -tolerance <= ci.low and ci.high <= tolerance:
         verdict = Verdict.UNCHANGED
     else:
         verdict = Verdict.INCONCLUSIVE
-    needed = _boots_needed(raw, change, tolerance, interval_alpha) if verdict is Verdict.INCONCLUSIVE else None
+    needed = _boots_needed(raw, change, tolerance, interval_alpha, strict) if verdict is Verdict.INCONCLUSIVE else None
     return Comparison(
         metric=raw.current.metric,
         unit=raw.current.unit,
         direction=direction,
-        baseline_location=location(raw.baseline),
-        current_location=location(raw.current),
+        baseline_location=_geometric_mean(raw.baseline) if raw.method == PAIRED else location(raw.baseline),
+        current_location=_geometric_mean(raw.current) if raw.method == PAIRED else location(raw.current),
         change=change,
         interval=ci,
         p_value=raw.p_value,
@@ -405,6 +588,52 @@ def _decide(
         current_boots=raw.current.boots,
         current_reps=raw.current.reps,
         boots_needed=needed,
+        method=raw.method,
+        strict=strict,
+    )
+
+
+def _exact_comparison(
+    baseline: Samples, current: Samples, tolerance: float, alpha: float, family: int, strict: bool
+) -> Comparison:
+    """Both sides deterministic: the change is known, and it alone is the verdict.
+
+    A change within :data:`EXACT_RTOL` of the tolerance counts as at the
+    tolerance (unchanged): ``15.075 / 15 - 1`` is 0.005000000000000115 in
+    floating point, not above a 0.5 % tolerance.
+    """
+    before = statistics.median(baseline.values)
+    after = statistics.median(current.values)
+    ratio = after / before
+    change = ratio - 1 if current.direction is Direction.LOWER_IS_BETTER else 1 - ratio
+    if change > tolerance + EXACT_RTOL:
+        verdict = Verdict.REGRESSION
+    elif change < -tolerance - EXACT_RTOL:
+        verdict = Verdict.IMPROVEMENT
+    else:
+        verdict = Verdict.UNCHANGED
+    p = 1.0 if abs(change) <= EXACT_RTOL else 0.0
+    return Comparison(
+        metric=current.metric,
+        unit=current.unit,
+        direction=current.direction,
+        baseline_location=before,
+        current_location=after,
+        change=change,
+        interval=ConfidenceInterval(change, change, 1.0),
+        p_value=p,
+        p_adjusted=p,
+        family_size=family,
+        tolerance=tolerance,
+        alpha=alpha,
+        verdict=verdict,
+        baseline_boots=baseline.boots,
+        baseline_reps=baseline.reps,
+        current_boots=current.boots,
+        current_reps=current.reps,
+        boots_needed=None,
+        method=EXACT,
+        strict=strict,
     )
 
 
@@ -431,14 +660,26 @@ def compare(
     confidence: float = DEFAULT_CONFIDENCE,
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int | None = DEFAULT_SEED,
+    exact_for: ExactFor | None = None,
+    paired: bool = False,
+    strict: bool = False,
 ) -> Comparison:
     """Judge one metric on its own (a family of one).
 
     ``tolerance`` is a fraction (0.05 for 5 %). Raises ``ValueError`` on
-    unusable input: empty samples, fewer than 2 boots, unit mismatch.
+    unusable input: empty samples, fewer than 2 boots (unless exact), unit
+    mismatch, unequal boots when paired. The keywords are those of
+    :func:`judge_all`.
     """
     return judge_all(
-        [(baseline, current)], lambda _s: tolerance, confidence=confidence, n_resamples=n_resamples, seed=seed
+        [(baseline, current)],
+        lambda _s: tolerance,
+        confidence=confidence,
+        n_resamples=n_resamples,
+        seed=seed,
+        exact_for=exact_for,
+        paired=paired,
+        strict=strict,
     )[0]
 
 
@@ -449,6 +690,9 @@ def judge_all(
     confidence: float = DEFAULT_CONFIDENCE,
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int | None = DEFAULT_SEED,
+    exact_for: ExactFor | None = None,
+    paired: bool = False,
+    strict: bool = False,
 ) -> list[Comparison]:
     """Judge the metrics of one run together, controlling the family-wise error.
 
@@ -456,6 +700,22 @@ def judge_all(
     gives each metric's tolerance. The family-wise false-alarm rate over the
     pairs is at most ``1 - confidence``: p-values are Holm adjusted, intervals
     are Bonferroni widened to ``1 - alpha / m``.
+
+    ``exact_for(current)`` says whether a metric may be deterministic (False
+    for host-measured metrics and non-deterministic environments; ``None``:
+    never). When it may and every value of each side is the same
+    (:func:`is_exact`), the change itself decides (``method="exact"``; one
+    boot x one repetition a side is enough) and the metric leaves the family:
+    ``m`` counts only the statistical comparisons. A side with any spread
+    falls back to the statistics.
+
+    ``paired``: the sides are A/B boots in interleaved pairs, boot i of one
+    with boot i of the other (same number of boots); see :func:`_analyse_paired`.
+
+    ``strict``: a regression needs the interval's low end above the
+    tolerance (an improvement its high end below minus the tolerance), so
+    the false-alarm rate is controlled against changes within the tolerance,
+    not only against no change.
     """
     if not pairs:
         return []
@@ -463,7 +723,19 @@ def judge_all(
     for t in tolerances:
         _validate_settings(t, confidence, n_resamples)
     alpha = 1 - confidence
-    return _judge(pairs, tolerances, alpha, n_resamples, seed)
+    exact = _exactness(pairs, exact_for)
+    return _judge(pairs, tolerances, alpha, n_resamples, seed, exact=exact, paired=paired, strict=strict)
+
+
+def _exactness(pairs: Sequence[tuple[Samples, Samples]], exact_for: ExactFor | None) -> list[bool]:
+    """Which pairs are judged exactly (validating what every comparison needs first)."""
+    out = []
+    for baseline, current in pairs:
+        _validate_metadata(baseline, current)
+        _validate_values(baseline, "baseline")
+        _validate_values(current, "current")
+        out.append(exact_for is not None and exact_for(current) and is_exact(baseline) and is_exact(current))
+    return out
 
 
 def _judge(
@@ -472,16 +744,29 @@ def _judge(
     alpha: float,
     n_resamples: int,
     seed: int | None,
+    *,
+    exact: Sequence[bool],
+    paired: bool = False,
+    strict: bool = False,
 ) -> list[Comparison]:
     seeds: list[int | None]
     if seed is None:
         seeds = [None] * len(pairs)
     else:
         seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(len(pairs))]
-    raws = [_analyse(b, c, n_resamples, s) for (b, c), s in zip(pairs, seeds, strict=True)]
+    statistical = [i for i, e in enumerate(exact) if not e]
+    raws = {
+        i: _analyse_paired(*pairs[i]) if paired else _analyse(*pairs[i], n_resamples, seeds[i]) for i in statistical
+    }
     m = len(raws)
-    adjusted = holm([r.p_value for r in raws])
-    return [_decide(r, t, alpha, alpha / m, p, m) for r, t, p in zip(raws, tolerances, adjusted, strict=True)]
+    adjusted = dict(zip(statistical, holm([raws[i].p_value for i in statistical]), strict=True))
+    out = []
+    for i, (baseline, current) in enumerate(pairs):
+        if i in raws:
+            out.append(_decide(raws[i], tolerances[i], alpha, alpha / m, adjusted[i], m, strict))
+        else:
+            out.append(_exact_comparison(baseline, current, tolerances[i], alpha, m, strict))
+    return out
 
 
 # --------------------------------------------------------------------------- adaptive sampling
@@ -564,6 +849,9 @@ def next_step_all(
     confidence: float = DEFAULT_CONFIDENCE,
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int | None = DEFAULT_SEED,
+    exact_for: ExactFor | None = None,
+    paired: bool = False,
+    strict: bool = False,
 ) -> Step:
     """One look of a group-sequential comparison of the metrics of one workload.
 
@@ -571,21 +859,30 @@ def next_step_all(
     every current sample, call again, until ``step.done``. Stops early when
     every metric is decided or any regressed. The family-wise false-alarm
     rate over all metrics and all looks stays at most ``1 - confidence``.
-    Each look must be taken once, at its planned boot count.
+    Each look must be taken once, at its planned boot count. When paired,
+    boots are pairs: add ``step.add_boots`` to both sides. When every metric
+    is exact (``exact_for``, see :func:`judge_all`) the first call is final.
     """
     if not pairs:
         raise ValueError("next_step_all needs at least one (baseline, current) pair")
-    schedule = planned_looks(initial_boots, max_boots, looks)
+    tolerances = [tolerance_for(cur) for _, cur in pairs]
+    for t in tolerances:
+        _validate_settings(t, confidence, n_resamples)
+    exact = _exactness(pairs, exact_for)
     boots = min(c.boots for _, c in pairs)
+    alpha = 1 - confidence
+    if all(exact):
+        comparisons = _judge(pairs, tolerances, alpha, n_resamples, seed, exact=exact, strict=strict)
+        return Step(tuple(comparisons), 0, (boots,), alpha, 0)
+    schedule = planned_looks(initial_boots, max_boots, looks)
     reached = [k for k, n in enumerate(schedule) if n <= boots]
     if not reached:
         raise ValueError(f"the current run has {boots} boots; the first look is planned at {schedule[0]}")
     look = reached[-1]
-    tolerances = [tolerance_for(cur) for _, cur in pairs]
-    for t in tolerances:
-        _validate_settings(t, confidence, n_resamples)
-    per_look = spending(1 - confidence, schedule)
-    comparisons = _judge(pairs, tolerances, per_look[look], n_resamples, seed)
+    per_look = spending(alpha, schedule)
+    comparisons = _judge(
+        pairs, tolerances, per_look[look], n_resamples, seed, exact=exact, paired=paired, strict=strict
+    )
     decided = all(c.verdict is not Verdict.INCONCLUSIVE for c in comparisons)
     regressed = any(c.verdict is Verdict.REGRESSION for c in comparisons)
     last = look == len(schedule) - 1
@@ -604,6 +901,9 @@ def next_step(
     confidence: float = DEFAULT_CONFIDENCE,
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int | None = DEFAULT_SEED,
+    exact_for: ExactFor | None = None,
+    paired: bool = False,
+    strict: bool = False,
 ) -> Step:
     """:func:`next_step_all` for a single metric."""
     return next_step_all(
@@ -615,4 +915,7 @@ def next_step(
         confidence=confidence,
         n_resamples=n_resamples,
         seed=seed,
+        exact_for=exact_for,
+        paired=paired,
+        strict=strict,
     )

@@ -10,6 +10,10 @@ Two rules for plain values, each with its purpose:
 * :func:`decimal` for regression messages and comparison cells: one decimal
   from 1 up (``9.0 -> 10.4 cycles``), three significant digits below: the
   message shape users' CI logs are matched against.
+
+Exact comparisons (deterministic numbers, ``gate/stats.py``) write their two
+values with :func:`distinct` and their change with :func:`signed_percent_fine`:
+enough digits that a real difference never reads as ``15.0 -> 15.0``.
 """
 
 from __future__ import annotations
@@ -57,3 +61,29 @@ def p_value(p: float) -> str:
     if p >= 0.0001:
         return f"{p:.4f}"
     return f"{p:.1e}"
+
+
+def distinct(a: float, b: float) -> tuple[str, str]:
+    """Two values with at least 5 significant digits, and more until they read
+    differently when they differ: ``15.000 -> 15.030``, ``2173.0 -> 2173.4``.
+
+    At most 15 significant digits (a float's honest precision); values that
+    differ only beyond that read the same.
+    """
+    top = max(abs(a), abs(b))
+    magnitude = 0 if top == 0 else int(f"{top:e}".split("e")[1])
+    for digits in range(5, 16):
+        decimals = max(0, digits - 1 - magnitude)
+        left, right = f"{a:.{decimals}f}", f"{b:.{decimals}f}"
+        if a == b or left != right:
+            break
+    return left, right
+
+
+def signed_percent_fine(fraction: float) -> str:
+    """A relative change that never rounds a real change to zero: ``+2.0%``,
+    ``+0.20%``, ``+0.0013%`` (one decimal from 1 %, two significant digits below)."""
+    pct = 100 * fraction
+    if pct == 0 or abs(pct) >= 1:
+        return f"{pct:+.1f}%"
+    return f"{pct:+#.2g}%"
