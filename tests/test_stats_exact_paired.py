@@ -193,7 +193,7 @@ def test_a_shift_under_large_common_drift_is_found_paired_and_missed_unpaired() 
     assert unpaired.method == "bootstrap" and unpaired.verdict is not Verdict.REGRESSION
     assert unpaired.interval.high - unpaired.interval.low > 4 * (paired.interval.high - paired.interval.low)
     text = paired.message("qemu")
-    assert "paired change +" in text and "paired t-test p=" in text and text.endswith("10 pairs x 5 reps)")
+    assert "(+18.3% paired, " in text and "paired t-test p=" in text and text.endswith("10 pairs x 5 reps)")
 
 
 def test_paired_detection_rate_beats_unpaired_on_drifting_pairs() -> None:

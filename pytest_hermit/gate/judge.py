@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from pytest_hermit.errors import ConfigError, HermitError, NotComparable
 from pytest_hermit.gate import baselines as bl
 from pytest_hermit.gate import stats
-from pytest_hermit.results.measurement import Measurement
+from pytest_hermit.results.measurement import HOST_MEASURED, Measurement
 from pytest_hermit.results.samples import Samples
 
 DEFAULT_TOLERANCE = 0.05
@@ -27,6 +27,13 @@ T = TypeVar("T")
 
 class Regression(HermitError, AssertionError):
     """A measurement is worse than its baseline (or undecided, under --hermit-fail-on=inconclusive)."""
+
+
+def _exact_for(measurement: Measurement) -> Callable[[Samples], bool] | None:
+    """Which metrics may be exact: those the guest counted (icount), never what the host timed."""
+    if not measurement.counted:
+        return None
+    return lambda samples: samples.metric not in HOST_MEASURED
 
 
 @dataclass(frozen=True)
@@ -189,6 +196,7 @@ class Gate:
 
         max_boots = self.settings.max_boots
         strict = self.settings.strict
+        exact_for = _exact_for(measurement)
         if max_boots and max_boots > measurement.boots:
             initial = measurement.boots
             while True:
@@ -201,6 +209,7 @@ class Gate:
                         max_boots=max_boots,
                         strict=strict,
                         paired=paired,
+                        exact_for=exact_for,
                     ),
                 )
                 if step.done:
@@ -209,7 +218,10 @@ class Gate:
                 measurement = measurement.merged(more(step.add_boots))
         else:
             comparisons = self._statistics(
-                measurement, lambda m: stats.judge_all(pairs_of(m), tolerance_for, strict=strict, paired=paired)
+                measurement,
+                lambda m: stats.judge_all(
+                    pairs_of(m), tolerance_for, strict=strict, paired=paired, exact_for=exact_for
+                ),
             )
         judged = Judged(
             measurement,
@@ -232,7 +244,13 @@ class Gate:
             against = f"baseline {name!r}" if name else "image A"
             record = f"record the baseline again (--hermit-save={name} without --hermit-compare)" if name else ""
             text = str(exc)
-            if "1 boot" in text:
+            if "1 boot" in text and measurement.counted:
+                redo = (
+                    "these numbers vary although the environment counts instructions (a guest that is not "
+                    "deterministic, e.g. a Linux kernel): give it --hermit-boots=10 so the statistics can judge them"
+                    + (f", and {record}" if name else "")
+                )
+            elif "1 boot" in text:
                 side = "baseline" if text.startswith("baseline") else "current"
                 redo = (
                     f"{record} with --hermit-boots of at least 2 (10 or more recommended)"

@@ -200,7 +200,7 @@ class Comparison:
             )
         if self.method == PAIRED:
             p = f"paired t-test p={fmt.p_value(self.p_adjusted)}"
-            change = f"paired change {fmt.signed_percent(self.change)}"
+            change = f"{fmt.signed_percent(self.change)} paired"
             samples = f"{_plural(self.current_boots, 'pair')} x {_plural(self.current_reps, 'rep')}"
         else:
             p = f"Mann-Whitney p={fmt.p_value(self.p_adjusted)}"

@@ -58,6 +58,8 @@ def results_json(measurements: list[Measurement], judged: list[Judged], context:
         for c in j.comparisons:
             verdicts[(m.test_id, m.env, m.run, c.metric)] = {
                 "verdict": c.verdict.name.lower(),
+                "method": c.method,
+                "strict": c.strict,
                 "change": c.change,
                 "interval": [c.interval.low, c.interval.high],
                 "confidence": c.interval.level,
