@@ -158,7 +158,7 @@ void inject_calibrate(void)
         if (!extra[m])
             continue;
         u64 n = (m == M_GETPID || m == M_SCHED_YIELD) ? cfg.iters : cfg.mallocs;
-        u64 calls = n / basic_chunks(n); /* operations in the smallest timed chunk (basic.c) */
+        u64 calls = n / basic_chunks(m, n); /* operations in the smallest timed chunk (basic.c) */
         if (m == M_SCHED_YIELD)
             calls *= 2; /* both tasks pass the injection point per round trip */
         if (m == M_FIRST_PAGE)
