@@ -157,28 +157,17 @@ void inject_calibrate(void)
         extra[m] = base[m] * cfg.inject[m] / 100; /* per call, 1/256 cycles */
         if (!extra[m])
             continue;
-        u64 n = (m == M_GETPID || m == M_SCHED_YIELD) ? cfg.iters : cfg.mallocs;
-        u64 calls = n / basic_chunks(m, n); /* operations in the smallest timed chunk (basic.c) */
+        u64 calls = (m == M_GETPID || m == M_SCHED_YIELD) ? cfg.iters : cfg.mallocs;
         if (m == M_SCHED_YIELD)
             calls *= 2; /* both tasks pass the injection point per round trip */
         if (m == M_FIRST_PAGE)
             calls *= 256;
-        /* spin >= ~16 TSC reads per firing (the call around it is then small) */
+        /* spin >= ~16 TSC reads per firing (the call around it is then small), yet fire >= 4 times per measurement */
         u64 period = (16 * r + extra[m] - 1) / extra[m];
-        /*
-         * Every timed chunk must carry its share, since the printed figure
-         * is a quantile of the chunks: fire at least once per chunk, and
-         * where a chunk holds few firings, every d calls with d dividing
-         * the chunk (any run of consecutive calls as long as a chunk then
-         * holds exactly calls / d firings, whatever the countdown's phase).
-         */
-        if (period > calls)
-            period = calls;
+        if (period > calls / 4)
+            period = calls / 4;
         if (!period)
             period = 1;
-        if (calls / period < 64)
-            while (calls % period)
-                period++;
         spin[m] = (s64)(period * extra[m] / 256) - (s64)fire_overhead(in);
         in->period = period;
         in->spin_iters = spin[m] > 0 ? (u64)spin[m] * 256 / turn : 0;

@@ -129,7 +129,6 @@ noreturn void poweroff(bool ok);
 /* workloads */
 void workload_basic(void);
 void basic_rep(u64 out[M_COUNT], bool print);
-u64 basic_chunks(enum metric m, u64 n); /* timed chunks of a measurement of n operations */
 bool workload_stream(bool inject);
 void workload_hello(void);
 
