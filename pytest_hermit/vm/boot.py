@@ -26,7 +26,7 @@ from pytest_hermit.vm.connections import Connections, is_qemu_of
 from pytest_hermit.vm.console import ConsoleTimeout, StreamPump, read_lines
 from pytest_hermit.vm.domxml import DomainSpec, render
 from pytest_hermit.vm.environments import Environment
-from pytest_hermit.vm.reaper import Reaper
+from pytest_hermit.vm.reaper import Reaper, parse_stat
 
 _counter = itertools.count(1)
 
@@ -121,10 +121,10 @@ def bounded(what: str, seconds: float, call: Callable[[], T], finished: threadin
 
 def _is_our_child(pid: int) -> bool:
     try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        _state, parent, _session = parse_stat(Path(f"/proc/{pid}/stat").read_text())
+    except (OSError, ValueError, IndexError):
         return False
-    return int(text[text.rindex(")") + 2 :].split()[1]) == os.getpid()
+    return parent == os.getpid()
 
 
 def _stop_qemu(conns: Connections, name: str) -> None:
