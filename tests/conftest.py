@@ -78,14 +78,19 @@ def foreign_loader(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return kernels
 
 
-def assert_only_getpid_regressed(result: pytest.RunResult) -> None:
-    """A getpid slowdown failed its test, and no other basic metric was called a regression."""
+def assert_getpid_regressed(result: pytest.RunResult) -> None:
+    """A getpid slowdown under timed TCG failed its test with a statistical verdict.
+
+    What it does not assert: that no other metric moved. Timed numbers drift
+    between two runs with the host's state (CI once read malloc +30% in a run
+    that only slowed getpid; interleaved boots on a quiet host agree within
+    1%), so "nothing else changed" is a rate, measured in
+    benchmarks/injection_isolation.py, and asserted exactly where numbers are
+    exact (tests/test_icount_vm.py).
+    """
     result.assert_outcomes(failed=1)
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*getpid regressed on qemu: * -> * cycles (+*%*CI*p=*tolerance 5%*"])
-    out = result.stdout.str()
-    for other in ("sched_yield", "malloc", "first_page_access"):
-        assert f"{other} regressed" not in out
 
 
 def hermit_qemu_processes(marker: str = "guest=hermit-") -> list[str]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
-from pytest_hermit.vm.reaper import ChildState, Reaper, children, is_adopted, parse_stat
+from pytest_hermit.vm.reaper import ChildState, Reaper, children, is_adopted, parse_stat, reap_if_adopted_zombie
 
 
 def test_parse_stat_survives_odd_command_names() -> None:
@@ -77,3 +78,38 @@ def test_children_forked_here_keep_their_exit_status() -> None:
         Reaper.sweep()
         assert plain.wait(timeout=10) == 3
         assert leader.wait(timeout=10) == 4
+
+
+def test_an_orphan_forked_by_a_thread_that_ends_is_still_reaped(tmp_path: Path) -> None:
+    """libvirt forks QEMU from the worker thread of createXML, which ends right after.
+
+    The thread's children move to a sibling thread as it exits; a listing
+    taken meanwhile can miss them, and a missed QEMU stayed a zombie that
+    libvirt's destroy waited 30 s for (a CI failure).
+    """
+    grandchildren = []
+    for i in range(10):
+        pid_file = tmp_path / f"grandchild{i}"
+        with Reaper.adopting():
+            worker = threading.Thread(
+                target=subprocess.run, args=([sys.executable, "-c", _orphan_script(pid_file, 0.2)],), daemon=True
+            )
+            worker.start()
+            worker.join()
+        grandchildren.append(int(pid_file.read_text()))
+    deadline = time.monotonic() + 10
+    for grandchild in grandchildren:
+        while _state(grandchild) is not None:
+            assert time.monotonic() < deadline, f"adopted orphan {grandchild} left as {_state(grandchild)}"
+            time.sleep(0.05)
+
+
+def test_reaping_a_zombie_by_pid_takes_only_adopted_ones(tmp_path: Path) -> None:
+    plain = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(5)"])
+    deadline = time.monotonic() + 10
+    while _state(plain.pid) != "Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert not reap_if_adopted_zombie(plain.pid)  # forked here: its status is user code's
+    assert plain.wait(timeout=10) == 5
+    assert not reap_if_adopted_zombie(os.getpid())  # not a zombie, not a child

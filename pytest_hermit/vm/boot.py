@@ -26,7 +26,7 @@ from pytest_hermit.vm.connections import Connections, is_qemu_of
 from pytest_hermit.vm.console import ConsoleTimeout, StreamPump, read_lines
 from pytest_hermit.vm.domxml import DomainSpec, render
 from pytest_hermit.vm.environments import Environment
-from pytest_hermit.vm.reaper import Reaper, parse_stat
+from pytest_hermit.vm.reaper import Reaper, parse_stat, reap_if_adopted_zombie
 
 _counter = itertools.count(1)
 
@@ -136,7 +136,9 @@ def _stop_qemu(conns: Connections, name: str) -> None:
     is done, nothing to flush), and destroy then only tidies up.
     """
     pid = conns.qemu_pid(name)
-    if pid is None or not is_qemu_of(pid, name) or not _is_our_child(pid):
+    if pid is None or reap_if_adopted_zombie(pid):
+        return  # gone, or it powered off by itself and is reaped now
+    if not is_qemu_of(pid, name) or not _is_our_child(pid):
         return
     try:
         os.kill(pid, signal.SIGKILL)

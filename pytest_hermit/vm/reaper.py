@@ -93,6 +93,34 @@ def children(pid: int | None = None) -> list[ChildState]:
     return out
 
 
+def _parent_of(pid: int) -> int | None:
+    try:
+        return parse_stat(Path(f"/proc/{pid}/stat").read_text())[1]
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def reap_if_adopted_zombie(pid: int) -> bool:
+    """Reap ``pid`` now when it is an adopted child that has exited; True if it was.
+
+    For a domain's QEMU that powered off by itself: libvirt's clean-up waits
+    until the process is gone, so it is reaped here rather than at the
+    reaper thread's next look. Only adopted children qualify (see
+    :func:`is_adopted`), so no exit status of user code is taken.
+    """
+    try:
+        state, parent, session = parse_stat(Path(f"/proc/{pid}/stat").read_text())
+    except (OSError, ValueError, IndexError):
+        return False
+    if parent != os.getpid() or state not in ("Z", "X"):
+        return False
+    if not is_adopted(ChildState(pid, state, session), os.getsid(0)):
+        return False
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    return True
+
+
 def _prctl_subreaper(on: bool) -> bool:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -149,6 +177,19 @@ class Reaper:
                     reaped.append(child.pid)
             else:
                 running.add(child.pid)
+        # A thread that forked (libvirt's createXML runs in a worker thread)
+        # hands its children to a sibling thread when it exits; a listing
+        # taken meanwhile can miss one. Forgetting it would leave it a zombie
+        # for good, and libvirt waits for that zombie (30 s, then a failed
+        # destroy): keep watching every known PID until it is reaped.
+        with cls._lock:
+            missed = {pid for pid in cls._adopted - running if pid not in reaped and _parent_of(pid) == os.getpid()}
+        for pid in missed:
+            with contextlib.suppress(ChildProcessError):
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    reaped.append(pid)
+                    continue
+            running.add(pid)
         with cls._lock:
             cls._adopted = running
             if running:
