@@ -164,6 +164,13 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
         {"metavar": "FILE"},
     ),
     (
+        "action-benchmark",
+        "string",
+        "write github-action-benchmark's custom JSON into DIR: smaller-is-better.json and bigger-is-better.json "
+        "(with hermit-bench's group/plot_group; docs/reports.md)",
+        {"metavar": "DIR"},
+    ),
+    (
         "plot",
         "string",
         "write PNG plots of the per-boot distributions and the study's bar chart (needs matplotlib)",
@@ -285,6 +292,7 @@ class Settings:
     report_md: Path | None = None
     json: Path | None = None
     benchmark_json: Path | None = None
+    action_benchmark: Path | None = None
     plot: Path | None = None
     ab_kernel: Path | None = None
     ab_initrd: Path | None = None
@@ -337,6 +345,7 @@ class Settings:
             report_md=read.path("report-md", False),
             json=read.path("json", False),
             benchmark_json=read.path("benchmark-json", False),
+            action_benchmark=read.path("action-benchmark", False),
             plot=plot,
             ab_kernel=read.path("ab", True),
             ab_initrd=read.path("ab-initrd", True),

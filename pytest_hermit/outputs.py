@@ -14,7 +14,13 @@ from typing import Any
 
 from pytest_hermit._version import __version__
 from pytest_hermit.errors import HermitError
-from pytest_hermit.report.formats import benchmark_json, markdown, results_json
+from pytest_hermit.report.formats import (
+    ACTION_BENCHMARK_FILES,
+    action_benchmark_json,
+    benchmark_json,
+    markdown,
+    results_json,
+)
 from pytest_hermit.session import HermitSession
 
 
@@ -80,6 +86,16 @@ def write_reports(session: HermitSession) -> list[str]:
         doc = benchmark_json(measurements, session.git, dt.datetime.now(dt.UTC))
         _write(s.benchmark_json, json.dumps(doc, indent=1) + "\n")
         notes.append(f"hermit: pytest-benchmark JSON in {s.benchmark_json}")
+    if s.action_benchmark is not None:
+        for direction, entries in action_benchmark_json(measurements).items():
+            path = s.action_benchmark / ACTION_BENCHMARK_FILES[direction]
+            if entries:
+                _write(path, json.dumps(entries, indent=1) + "\n")
+                notes.append(f"hermit: github-action-benchmark JSON in {path} ({len(entries)} entries)")
+            elif path.exists():
+                # The action refuses an empty file; one left by an earlier run would be charted as this run's.
+                path.unlink()
+                notes.append(f"hermit: removed {path} of an earlier run (no such metrics in this run)")
     if s.plot is not None:
         from pytest_hermit.report.plots import write_plots  # matplotlib is imported only when plots are asked for
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import assert_getpid_regressed, run_pytest
+from tests.test_action_benchmark import read_custom_tool
 
 pytestmark = [pytest.mark.vm, pytest.mark.usefixtures("reference_guest")]
 
@@ -32,6 +33,7 @@ def test_all_reports_in_one_run(pytester: pytest.Pytester, monkeypatch: pytest.M
         "--hermit-report-md=out/report.md",
         "--hermit-json=out/results.json",
         "--hermit-benchmark-json=out/bench.json",
+        "--hermit-action-benchmark=out/action",
         "--junitxml=out/junit.xml",
         "--hermit-plot=out/plots",
     )
@@ -50,6 +52,12 @@ def test_all_reports_in_one_run(pytester: pytest.Pytester, monkeypatch: pytest.M
     assert run["env"] == "qemu" and run["boots"] == 2
     assert len(run["metrics"]["getpid"]["per_boot"]) == 2
     assert results["context"]["guest"]["sha256"]
+
+    action = read_custom_tool((out / "action" / "smaller-is-better.json").read_text())
+    assert {e["name"] for e in action} == {
+        f"test_basic[qemu]:{m}" for m in ("getpid", "sched_yield", "malloc", "first_page_access")
+    }
+    assert not (out / "action" / "bigger-is-better.json").exists()  # basic has no rates
 
     bench = json.loads((out / "bench.json").read_text())
     names = {b["name"] for b in bench["benchmarks"]}

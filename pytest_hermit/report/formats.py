@@ -1,4 +1,4 @@
-"""Run reports: Markdown for people, JSON for tools, pytest-benchmark's format for its commands.
+"""Run reports: Markdown for people, JSON for tools, pytest-benchmark's and github-action-benchmark's formats.
 
 Pure functions from measurements and comparisons to text or JSON-shaped
 dicts; ``pytest_hermit.outputs`` writes the files at the end of a run.
@@ -210,3 +210,52 @@ def benchmark_json(measurements: Iterable[Measurement], git: GitState, now: dt.d
         "datetime": now.astimezone(dt.UTC).isoformat(),
         "version": f"pytest-hermit {__version__}",
     }
+
+
+#: github-action-benchmark's two custom tools, one file each: the action
+#: takes one direction per file (``tool: customSmallerIsBetter`` or
+#: ``customBiggerIsBetter``), so a file never mixes them.
+ACTION_BENCHMARK_FILES = {
+    Direction.LOWER_IS_BETTER: "smaller-is-better.json",
+    Direction.HIGHER_IS_BETTER: "bigger-is-better.json",
+}
+
+
+def _half_spread(per_boot_medians: list[float]) -> float:
+    """Half the range of the boots' medians: what the charts draw as the error bar."""
+    return (max(per_boot_medians) - min(per_boot_medians)) / 2 if per_boot_medians else 0.0
+
+
+def action_benchmark_json(measurements: Iterable[Measurement]) -> dict[Direction, list[dict[str, Any]]]:
+    """github-action-benchmark's custom entries, split by direction, with hermit-bench's grouping.
+
+    Each entry has the fields the action's custom tools read (``name``,
+    ``unit``, ``value``, ``range`` as a string, ``extra`` for the tooltip)
+    and the two that hermit-os's fork of the action passes through to its
+    charts: ``group`` (the heading a chart sits under) and ``plot_group``
+    (entries with the same value share one chart; ``"none"``: a chart of its
+    own). The value is the median of all repetitions, in the metric's unit:
+    cycles stay cycles (under icount, counted instructions).
+    """
+    out: dict[Direction, list[dict[str, Any]]] = {d: [] for d in ACTION_BENCHMARK_FILES}
+    for m in measurements:
+        base = m.test_id.split("::")[-1]
+        for name, s in m.samples.items():
+            which = name if m.run == m.workload else f"{m.run}:{name}"
+            medians = [statistics.median(b) for b in s.per_boot if b]
+            kind = "counted instructions (icount)" if m.counted else ("emulated" if m.emulated else "")
+            extra = [f"{m.boots} boots x {m.reps} reps on {m.env}", f"test {m.test_id}"]
+            if kind:
+                extra.append(kind)
+            out[s.direction].append(
+                {
+                    "name": f"{base}:{which}",
+                    "unit": s.unit,
+                    "value": s.median,
+                    "range": f"± {_half_spread(medians):.6g}",
+                    "extra": "\n".join(extra),
+                    "group": m.workload,
+                    "plot_group": "none",
+                }
+            )
+    return out
