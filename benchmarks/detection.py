@@ -3,14 +3,20 @@
 Two steps:
 
 ``collect``  boots the reference guest (basic workload) many times per arm
-             (no injection, ``inject=getpid:2|5|10``, ``inject=malloc:2|5|10``),
-             arms interleaved boot by boot so host drift hits every arm alike,
-             and writes the per-boot per-rep values to
+             (no injection, twice per round so the A/A pool is twice as large,
+             and ``inject=METRIC:1|2|5|10`` for each of the four basic
+             metrics), arms interleaved boot by boot so host drift hits every
+             arm alike, and writes the per-boot per-rep values to
              ``benchmarks/results/pools-<env>.json`` after every round.
 ``analyse``  draws many experiments of B boots x R reps from the pools and
              applies our rule (``stats.judge_all`` over the 4 basic metrics,
              default tolerance and confidence) and pytest-benchmark's
-             ``--benchmark-compare-fail=mean:5%`` rule to the same draws.
+             ``--benchmark-compare-fail=mean:5%`` rule to the same draws;
+             then, per arm, the fewest boots that reach 80 % and 95 % power
+             and the wall time to that decision (both sides' boots, serial).
+
+Every basic boot runs the guest's calibration repetitions, injected or not,
+so the no-injection pool is the control of every arm.
 
 Run from the repository root::
 
@@ -44,7 +50,9 @@ from pytest_hermit.vm.runner import RunRequest, run
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 METRICS = ("getpid", "sched_yield", "malloc", "first_page_access")
-ARMS = ("none", "getpid:2", "getpid:5", "getpid:10", "malloc:2", "malloc:5", "malloc:10")
+LEVELS = (1, 2, 5, 10)
+#: "none" twice: an A/A draw of B boots a side needs 2B boots of it.
+ARMS = ("none", "none", *(f"{m}:{p}" for m in METRICS for p in LEVELS))
 #: Guest sizes: ~1.5 s per boot of 10 reps under TCG here; the emulated kvm
 #: costs ~13,000 cycles per instruction, so it gets the smallest sizes.
 SIZES = {"qemu": "iters=100000 mallocs=16", "kvm": "iters=200 mallocs=4"}
@@ -126,7 +134,6 @@ def _write(path: Path, doc: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- analyse
 
 Boot = dict[str, list[float]]
-TARGET = {"getpid": "getpid", "malloc": "malloc"}
 
 
 def load_pools(env: str) -> tuple[dict[str, list[Boot]], dict[str, Any]]:
@@ -217,6 +224,7 @@ def analyse(env: str, draws: int, aa_draws: int, seed: int, boot_counts: Sequenc
     none = pools["none"]
     reps_collected = min(len(b[m]) for arm in pools.values() for b in arm for m in METRICS)
     rs = sorted({reps_collected, 5} & set(range(1, reps_collected + 1)), reverse=True)
+    walls = [w for batch in meta["batches"] for w in batch["wall_s_per_boot"].values()]
     out: dict[str, Any] = {
         "env": env,
         "meta": meta,
@@ -225,14 +233,8 @@ def analyse(env: str, draws: int, aa_draws: int, seed: int, boot_counts: Sequenc
         "seed": seed,
         "pool_boots": {a: len(p) for a, p in pools.items()},
         "reps_collected": reps_collected,
+        "wall_s_per_boot": statistics.median(walls) if walls else None,
         "noise": {m: dict(zip(("boot_cv", "within_cv"), cv(none, m), strict=True)) for m in METRICS},
-    }
-    # Calibrated control: inject= makes the guest run 5 silent calibration
-    # repetitions first, which changes every metric; the other metric's arms
-    # went through the same calibration without touching this metric.
-    control = {
-        "getpid": [b for a in pools if a.startswith("malloc:") for b in pools[a]],
-        "malloc": [b for a in pools if a.startswith("getpid:") for b in pools[a]],
     }
     accuracy = []
     for arm in pools:
@@ -244,11 +246,6 @@ def analyse(env: str, draws: int, aa_draws: int, seed: int, boot_counts: Sequenc
                 "arm": arm,
                 "asked": int(pct) / 100,
                 "vs_none_median": pool_median(pools[arm], metric) / pool_median(none, metric) - 1,
-                "vs_calibrated_median": (
-                    pool_median(pools[arm], metric) / pool_median(control[metric], metric) - 1
-                    if control[metric]
-                    else None
-                ),
                 "vs_none_location": true_change(none, pools[arm], metric),
                 "others_vs_none": {m: true_change(none, pools[arm], m) for m in METRICS if m != metric},
             }
@@ -262,40 +259,65 @@ def analyse(env: str, draws: int, aa_draws: int, seed: int, boot_counts: Sequenc
             aa = experiment(rng, none, none, b, r, aa_draws, dict.fromkeys(METRICS, 0.0), same_pool=True)
             rows.append({"kind": "A/A", "arm": "none", "boots": b, "reps": r, "rates": aa})
             for arm in pools:
-                if arm == "none":
+                # An arm drawn whole every time would not vary: keep B at most half its pool.
+                if arm == "none" or 2 * b > len(pools[arm]):
                     continue
-                metric = arm.split(":")[0]
-                kinds = [("vs none", none)] + ([("vs calibrated", control[metric])] if control[metric] else [])
-                for kind, base_pool in kinds if r == reps_collected else kinds[:1]:
-                    if len(base_pool) < b or len(pools[arm]) < b:
-                        continue
-                    truth = {m: true_change(base_pool, pools[arm], m) for m in METRICS}
-                    res = experiment(rng, base_pool, pools[arm], b, r, draws, truth, same_pool=False)
-                    rows.append({"kind": kind, "arm": arm, "boots": b, "reps": r, "truth": truth, "rates": res})
+                truth = {m: true_change(none, pools[arm], m) for m in METRICS}
+                res = experiment(rng, none, pools[arm], b, r, draws, truth, same_pool=False)
+                rows.append({"kind": "vs none", "arm": arm, "boots": b, "reps": r, "truth": truth, "rates": res})
             print(f"B={b} R={r}: {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
     out["rows"] = rows
+    out["needed"] = boots_needed(rows, reps_collected, out["wall_s_per_boot"])
     _write(RESULTS / f"detection-{env}.json", out)
     print(report(out))
+
+
+def boots_needed(rows: Sequence[dict[str, Any]], reps: int, wall_s: float | None) -> list[dict[str, Any]]:
+    """Per arm: the fewest boots a side (of those drawn) reaching 80 % and 95 % power, and the wall time.
+
+    Wall time to a decision: both sides' boots one after the other, at the
+    pools' median seconds per boot (what a save-then-compare or an A/B run
+    costs in boots; pytest's own start-up not included).
+    """
+    out = []
+    arms = sorted(
+        {r["arm"] for r in rows if r["kind"] == "vs none"}, key=lambda a: (a.split(":")[0], int(a.split(":")[1]))
+    )
+    for arm in arms:
+        metric = arm.split(":")[0]
+        cells = sorted((r for r in rows if r["arm"] == arm and r["reps"] == reps), key=lambda r: r["boots"])
+        entry: dict[str, Any] = {"arm": arm, "pool_change": cells[0]["truth"][metric] if cells else None}
+        for target in (0.8, 0.95):
+            hit = next((r["boots"] for r in cells if r["rates"][metric]["regression"] >= target), None)
+            entry[f"boots_{int(target * 100)}"] = hit
+            entry[f"wall_s_{int(target * 100)}"] = 2 * hit * wall_s if hit and wall_s else None
+            entry["tried_up_to"] = cells[-1]["boots"] if cells else 0
+        entry["power_at"] = {r["boots"]: r["rates"][metric]["regression"] for r in cells}
+        entry["mean5_at"] = {r["boots"]: r["rates"][metric]["mean5_fail"] for r in cells}
+        out.append(entry)
+    return out
 
 
 def report(out: dict[str, Any]) -> str:
     lines = [
         f"pools ({out['env']}): "
         + ", ".join(f"{a} {n}" for a, n in out["pool_boots"].items())
-        + f" boots x {out['reps_collected']} reps; draws {out['aa_draws']} (A/A), {out['draws']} (power)",
+        + f" boots x {out['reps_collected']} reps; draws {out['aa_draws']} (A/A), {out['draws']} (power); "
+        + f"{out['wall_s_per_boot']:.2f} s per boot (median)",
         "",
         "Noise (no-injection pool): "
         + ", ".join(
-            f"{m} boot CV {v['boot_cv']:.0%} / within-boot CV {v['within_cv']:.0%}" for m, v in out["noise"].items()
+            f"{m} boot CV {v['boot_cv']:.1%} / within-boot CV {v['within_cv']:.1%}" for m, v in out["noise"].items()
         ),
         "",
-        "| arm | asked | vs none (pool medians) | vs calibrated control | other metrics vs none |",
+        "| arm | asked | vs none (pool medians) | by the gate's estimator | other metrics vs none |",
         "|---|---|---|---|---|",
     ]
     for a in out["accuracy"]:
         others = ", ".join(f"{m} {v:+.1%}" for m, v in a["others_vs_none"].items())
-        cal = "-" if a["vs_calibrated_median"] is None else f"{a['vs_calibrated_median']:+.1%}"
-        lines.append(f"| {a['arm']} | {a['asked']:+.0%} | {a['vs_none_median']:+.1%} | {cal} | {others} |")
+        lines.append(
+            f"| {a['arm']} | {a['asked']:+.0%} | {a['vs_none_median']:+.1%} | {a['vs_none_location']:+.1%} | {others} |"
+        )
     lines += [
         "",
         "A/A false alarms per metric (ours: regression verdict; mean:5%: pytest-benchmark fails):",
@@ -313,28 +335,46 @@ def report(out: dict[str, Any]) -> str:
             + " | ".join(f"{rt[m]['regression']:.1%} / {rt[m]['mean5_fail']:.1%}" for m in METRICS)
             + f" | {cov:.1%} |"
         )
-    for kind in ("vs none", "vs calibrated"):
-        lines += [
-            "",
-            f"Power, baseline = {kind} pool (targeted metric: ours regression / mean:5% fails; "
-            "our CI coverage of the pool change; other metrics flagged as regressions by ours):",
-            "",
-            "| arm | pool change | boots x reps | ours | mean:5% | coverage | others flagged (ours / mean:5%) |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for row in out["rows"]:
-            if row["kind"] != kind:
-                continue
-            metric = row["arm"].split(":")[0]
-            rt = row["rates"][metric]
-            others = [m for m in METRICS if m != metric]
-            flag = max(row["rates"][m]["regression"] for m in others)
-            flag_pb = max(row["rates"][m]["mean5_fail"] for m in others)
-            lines.append(
-                f"| {row['arm']} | {row['truth'][metric]:+.1%} | {row['boots']}x{row['reps']} | "
-                f"{rt['regression']:.1%} | {rt['mean5_fail']:.1%} | {rt['covered']:.1%} | "
-                f"max {flag:.1%} / {flag_pb:.1%} |"
-            )
+    lines += [
+        "",
+        f"Boots a side for 80 % / 95 % power ({out['reps_collected']} reps; wall time = both sides' boots):",
+        "",
+        "| arm | pool change | power by boots a side, ours (mean:5%) | 80 %: boots, wall | 95 %: boots, wall |",
+        "|---|---|---|---|---|",
+    ]
+    for n in out["needed"]:
+        powers = ", ".join(f"{b}: {p:.0%} ({n['mean5_at'][b]:.0%})" for b, p in n["power_at"].items())
+
+        def cell(target: int, n: dict[str, Any] = n) -> str:
+            boots = n[f"boots_{target}"]
+            if boots is None:
+                return f"> {n['tried_up_to']}"
+            wall = n[f"wall_s_{target}"]
+            return f"{boots}, {wall:.0f} s" if wall else str(boots)
+
+        change = "-" if n["pool_change"] is None else f"{n['pool_change']:+.1%}"
+        lines.append(f"| {n['arm']} | {change} | {powers} | {cell(80)} | {cell(95)} |")
+    lines += [
+        "",
+        "Power, every cell (targeted metric: ours regression / mean:5% fails; our CI coverage of the pool change; "
+        "other metrics flagged as regressions by ours / mean:5%):",
+        "",
+        "| arm | pool change | boots x reps | ours | mean:5% | coverage | others flagged (ours / mean:5%) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in out["rows"]:
+        if row["kind"] != "vs none":
+            continue
+        metric = row["arm"].split(":")[0]
+        rt = row["rates"][metric]
+        rest = [m for m in METRICS if m != metric]
+        flag = max(row["rates"][m]["regression"] for m in rest)
+        flag_pb = max(row["rates"][m]["mean5_fail"] for m in rest)
+        lines.append(
+            f"| {row['arm']} | {row['truth'][metric]:+.1%} | {row['boots']}x{row['reps']} | "
+            f"{rt['regression']:.1%} | {rt['mean5_fail']:.1%} | {rt['covered']:.1%} | "
+            f"max {flag:.1%} / {flag_pb:.1%} |"
+        )
     return "\n".join(lines)
 
 
@@ -357,7 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     a.add_argument("--draws", type=int, default=200, help="experiments per power cell")
     a.add_argument("--aa-draws", type=int, default=1500, help="experiments per A/A cell")
     a.add_argument("--seed", type=int, default=4)
-    a.add_argument("--boots", default="5,10,20,40", help="boots per side of the drawn experiments")
+    a.add_argument("--boots", default="3,5,10,15,20,30", help="boots per side of the drawn experiments")
     args = parser.parse_args(argv)
     if args.cmd == "collect":
         collect(args.env, args.boots, args.reps, args.arms.split(","), args.budget, args.timeout, args.part)
