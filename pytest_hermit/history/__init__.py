@@ -1,1 +1,1 @@
-"""History of runs: records, series in commit order, change points, their reports; imports report, gate, results, never vm or pytest."""
+"""Run history (records, series, change points, their reports); imports report, gate, results, not vm or pytest."""
