@@ -63,6 +63,7 @@ users' numpy or Python.
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections.abc import Sequence
@@ -169,7 +170,7 @@ def _noise(points: list[list[float]], medians: list[float], scale: float) -> flo
         sd = _MAD_TO_SD * statistics.median(residuals)
         estimates.append(_MEDIAN_EFFICIENCY * sd / math.sqrt(boots))
     if len(medians) >= _MIN_POINTS_FOR_DIFFERENCES or not residuals:
-        diffs = [abs(b - a) / scale for a, b in zip(medians, medians[1:], strict=False)]
+        diffs = [abs(b - a) / scale for a, b in itertools.pairwise(medians)]
         if diffs:
             estimates.append(_MAD_TO_SD * statistics.median(diffs) / math.sqrt(2))
     return max(estimates, default=0.0)
