@@ -199,16 +199,18 @@ def command(args: argparse.Namespace, out: Out) -> int:
         history = replace(history, notes=(*history.notes, *skipped))
     out.out.write(render(history, analysed, source=source))
     status = EXIT_OK
+    notes: list[str] = []
     try:
         if args.md is not None:
-            for note in _write_markdown(args.md, render(history, analysed, source=source, markdown=True)):
-                out.line(note)
+            notes += _write_markdown(args.md, render(history, analysed, source=source, markdown=True))
         if args.plot is not None:
             from pytest_hermit.history.plots import write_trend_plots
 
             paths = write_trend_plots(args.plot, analysed, _titles(analysed))
-            out.line(f"{len(paths)} trend plot(s) in {args.plot}")
+            notes.append(f"{len(paths)} trend plot(s) in {args.plot}")
     except (OSError, HermitError) as exc:
         _warn(f"ERROR: could not write the history's reports: {exc}")
         status = EXIT_OUTPUT
+    for note in notes:
+        out.line(note)
     return status
