@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from pytest_hermit.gate.baselines import HostFingerprint
-from pytest_hermit.history.records import MeasurementRecord, MetricRecord, RunRecord, Verdict
+from pytest_hermit.history.records import MeasurementRecord, MetricRecord, RecordedVerdict, RunRecord
 from pytest_hermit.results.samples import Samples
 
 HOST = HostFingerprint("AMD EPYC", "6.1.0", "9.0.0", "7.2.0", "TCGTCGTCGTCG", False)
@@ -33,7 +33,7 @@ def measurement(
     test: str = "tests/test_x.py::test_basic[icount]",
     host: HostFingerprint = HOST,
     cmdline: str = "workload=basic reps=1",
-    verdict: Verdict | None = None,
+    verdict: RecordedVerdict | None = None,
 ) -> MeasurementRecord:
     return MeasurementRecord(
         test=test,

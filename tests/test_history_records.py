@@ -15,8 +15,8 @@ from pytest_hermit.gate.judge import Judged
 from pytest_hermit.gate.stats import compare
 from pytest_hermit.history import store
 from pytest_hermit.history.records import (
+    RecordedVerdict,
     RecordError,
-    Verdict,
     build_record,
     from_document,
     parse,
@@ -28,7 +28,7 @@ from tests.history_data import HOST, ICOUNT, START, measurement, record, sha
 
 
 def test_a_record_survives_json_both_ways() -> None:
-    verdict = Verdict("regression", "exact", 0.0667, (0.0667, 0.0667), 1.0, 0.0, 0.0, 0.005)
+    verdict = RecordedVerdict("regression", "exact", 0.0667, (0.0667, 0.0667), 1.0, 0.0, 0.0, 0.005)
     original = record(sha(1), measurement([[15.0, 15.0], [15.0, 15.0]], verdict=verdict), measurement([[57.0]]))
     text = json.dumps(to_document(original))
     assert parse(text, "r.json") == original

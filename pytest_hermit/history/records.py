@@ -45,8 +45,8 @@ __all__ = [
     "MeasurementRecord",
     "MetricRecord",
     "RecordError",
+    "RecordedVerdict",
     "RunRecord",
-    "Verdict",
     "build_record",
     "from_document",
     "parse",
@@ -71,7 +71,7 @@ class RecordError(HermitError):
 
 
 @dataclass(frozen=True)
-class Verdict:
+class RecordedVerdict:
     """The comparison of one metric with the baseline (or image A) of the run, as the gate decided it."""
 
     #: "regression", "improvement", "unchanged" or "inconclusive".
@@ -87,7 +87,7 @@ class Verdict:
     tolerance: float
 
     @classmethod
-    def of(cls, c: Comparison) -> Verdict:
+    def of(cls, c: Comparison) -> RecordedVerdict:
         return cls(
             c.verdict.name.lower(),
             c.method,
@@ -105,7 +105,7 @@ class MetricRecord:
     """One metric's samples (boots x repetitions) and its verdict, if the run compared."""
 
     samples: Samples
-    verdict: Verdict | None = None
+    verdict: RecordedVerdict | None = None
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,7 @@ def build_record(
         j = verdicts.get((m.test_id, m.env, m.run))
         if j is not None:
             m = j.measurement
-        by_metric = {c.metric: Verdict.of(c) for c in (j.comparisons if j is not None else [])}
+        by_metric = {c.metric: RecordedVerdict.of(c) for c in (j.comparisons if j is not None else [])}
         measurements.append(
             MeasurementRecord(
                 test=m.test_id,
@@ -216,7 +216,7 @@ def build_record(
 # --------------------------------------------------------------------------- to JSON
 
 
-def _verdict_doc(v: Verdict | None) -> dict[str, Any] | None:
+def _verdict_doc(v: RecordedVerdict | None) -> dict[str, Any] | None:
     if v is None:
         return None
     return {
@@ -336,12 +336,12 @@ def _kind(value: object) -> str:
     return "nothing" if value is None else type(value).__name__
 
 
-def _verdict_from(f: _Fields) -> Verdict:
+def _verdict_from(f: _Fields) -> RecordedVerdict:
     interval = f.array("interval")
     if len(interval) != 2:
         raise f.fail(f"{f.path('interval')} must hold two numbers (low, high), found {interval!r}")
     low, high = (f.number(v, f"{f.path('interval')}[{i}]") for i, v in enumerate(interval))
-    return Verdict(
+    return RecordedVerdict(
         verdict=f.text("verdict"),
         method=f.text("method"),
         change=f.number(f.d.get("change"), f.path("change")),
