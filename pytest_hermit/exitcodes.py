@@ -17,7 +17,8 @@ EXIT_BROKEN = 6
 #: file is missing or corrupt, or (``pytest-hermit``) bad usage: fix the
 #: baseline or the setup; retrying changes nothing.
 EXIT_REFUSED = 7
-#: Every test passed, but the baseline could not be saved or a report could not
-#: be written (the error is in the terminal summary). When tests failed, their
-#: own status (1, 6, 7) is kept and the error is only printed.
+#: Every test passed, but the baseline could not be saved, or a report or the
+#: history record could not be written (the error is in the terminal summary).
+#: When tests failed, their own status (1, 6, 7) is kept and the error is only
+#: printed.
 EXIT_OUTPUT = 8

@@ -197,6 +197,14 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
         "folder for the embedded libvirt driver's state and caches (default: ~/.cache/pytest-hermit)",
         {"metavar": "DIR"},
     ),
+    (
+        "history",
+        "string",
+        "append one record of this run (commit, host, guest, every boot, verdicts) to the history folder DIR, "
+        "for pytest-hermit history; conventionally .hermit/history (pytest-hermit history's default): set "
+        "ini hermit_history = .hermit/history to record every run (default: no record)",
+        {"metavar": "DIR"},
+    ),
 ]
 
 
@@ -303,6 +311,8 @@ class Settings:
     #: over an environment's own defaults (icount boots once).
     boots_given: bool = False
     reps_given: bool = False
+    #: --hermit-history: the folder each run appends its record to (None: no record).
+    history: Path | None = None
 
     def boots_for(self, env: Environment) -> int:
         """Boots per measurement in ``env``: the option when given, else the environment's default, else ours."""
@@ -352,6 +362,7 @@ class Settings:
             ab_cmdline=(read.value("ab-cmdline", str) or "").strip(),
             ab_seed=ab_seed if ab_seed is not None else random.randrange(2**31),
             gate=gate,
+            history=_history_dir(read),
         )
 
 
@@ -404,6 +415,13 @@ def _plot_dir(read: _Reader) -> Path | None:
         except PlotError as exc:
             raise pytest.UsageError(str(exc)) from None
     return plot
+
+
+def _history_dir(read: _Reader) -> Path | None:
+    history = read.path("history", False)
+    if history is not None and history.exists() and not history.is_dir():
+        raise pytest.UsageError(f"--hermit-history: {history} is a file; history records go into a folder")
+    return history
 
 
 def _gate_settings(read: _Reader, boots: int, tool: dict[str, Any], tool_source: str) -> GateSettings:

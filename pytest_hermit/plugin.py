@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_hermit import fixtures, options, outputs
+from pytest_hermit import fixtures, options, outputs, recording
 from pytest_hermit.exitcodes import EXIT_OUTPUT
 from pytest_hermit.outcomes import Tally, describe
 from pytest_hermit.report.terminal import summary_lines
@@ -131,12 +131,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if SESSION_KEY not in config.stash:
         return
     LiveDomains.destroy_all()
-    written = outputs.finish(config.stash[SESSION_KEY])
+    hermit = config.stash[SESSION_KEY]
+    written = outputs.finish(hermit)
+    recorded = recording.finish(hermit)  # after the reports: a failure of one never stops the other
     if exitstatus == pytest.ExitCode.TESTS_FAILED:
         status = config.stash[_TALLY].exit_status()
         if status is not None:
             session.exitstatus = status
-    if not written and session.exitstatus == pytest.ExitCode.OK:
+    if not (written and recorded) and session.exitstatus == pytest.ExitCode.OK:
         # A regression (1) or broken run (6) must keep its status; only a run
         # that would otherwise pass says that its outputs are missing.
         session.exitstatus = EXIT_OUTPUT

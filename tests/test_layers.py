@@ -6,10 +6,11 @@ Bottom to top (docs/design.md, "Layers"):
 * ``results`` (parsing, samples, measurements, number formatting) imports only leaves;
 * ``gate`` (statistics, baselines, git state, the gate) imports ``results`` and leaves;
 * ``report`` (tables, reports, plots) imports ``gate``, ``results`` and leaves;
+* ``history`` (history records, series, change points) imports ``report``, ``gate``, ``results`` and leaves;
 * ``vm`` (libvirt, QEMU, one boot, B x R runs) imports ``results``, ``gate`` and leaves;
 * the pytest glue (plugin, options, fixtures, session, ...) and ``cli`` sit on top.
 
-The pure layers (``results``, ``gate``, ``report``) never import ``vm``, libvirt,
+The pure layers (``results``, ``gate``, ``report``, ``history``) never import ``vm``, libvirt,
 pexpect or pytest, so they run and are tested on plain data without a VM.
 Imports inside functions and under ``TYPE_CHECKING`` count too.
 """
@@ -23,13 +24,14 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "pytest_hermit"
 LEAVES = {"pytest_hermit.errors", "pytest_hermit.exitcodes", "pytest_hermit._version"}
-PURE = ("results", "gate", "report")
+PURE = ("results", "gate", "report", "history")
 #: Layer -> the package's layers it may import (besides itself and the leaves).
 ALLOWED = {
     "leaf": set(),
     "results": set(),
     "gate": {"results"},
     "report": {"gate", "results"},
+    "history": {"report", "gate", "results"},
     "vm": {"gate", "results"},
 }
 #: Outside modules a pure layer must not import: the VM side's machinery and the test runner.

@@ -28,7 +28,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from pytest_hermit.cli import branches, compare, listing, show
+from pytest_hermit.cli import branches, compare, history, listing, show
 from pytest_hermit.cli.common import Out
 from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_OK, EXIT_REFUSED, EXIT_REGRESSION
 from pytest_hermit.gate import baselines as bl
@@ -55,6 +55,7 @@ COMMANDS: dict[str, Command] = {
     "show": (show.HELP, show.add_args, show.command),
     "compare": (compare.HELP, compare.add_args, compare.command),
     "branches": (branches.HELP, branches.add_args, branches.command),
+    "history": (history.HELP, history.add_args, history.command),
 }
 
 

@@ -1,0 +1,59 @@
+"""The end of a run, for the history: one record of the session's measurements appended to --hermit-history.
+
+pytest glue: reads the session (measurements, verdicts, git state, each
+measurement's context), hands the record to :mod:`pytest_hermit.history.store`,
+and leaves a line for the terminal summary in ``session.notes``. Under
+pytest-xdist every worker is a session of its own and appends its own
+record; ``pytest-hermit history`` pools the records of one commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from pytest_hermit._version import __version__
+from pytest_hermit.history import store
+from pytest_hermit.history.records import RunRecord, build_record
+from pytest_hermit.session import HermitSession
+
+
+def record_of(session: HermitSession) -> RunRecord:
+    """The session's record: every measurement with its context and, when compared, its verdicts."""
+    measured = [(m, session.context(session.environment(m.env), m)) for m in session.measurements]
+    return build_record(
+        run_id=uuid.uuid4().hex,
+        now=dt.datetime.now(dt.UTC),
+        git=session.git,
+        plugin_version=__version__,
+        baseline=session.settings.gate.compare,
+        measured=measured,
+        judged=session.gate.judged,
+    )
+
+
+def finish(session: HermitSession) -> bool:
+    """Append the run's record when --hermit-history asks for one; False when it could not be written."""
+    directory = session.settings.history
+    if directory is None or not session.measurements:
+        return True  # nothing asked, or nothing measured: a record of nothing would only be noise
+    if session.settings.ab_kernel is not None:
+        session.notes.append(
+            "hermit: no history record: an A/B run (--hermit-ab) measures image B, which is not this "
+            "checkout's build; record plain or --hermit-compare runs"
+        )
+        return True
+    try:
+        record = record_of(session)
+        path = store.append(directory, record)
+    except Exception as exc:  # noqa: BLE001  any failure (libvirt for the host, the disk) must be a note and status 8, not an INTERNALERROR
+        session.notes.append(
+            f"hermit: ERROR: could not write the history record to {directory}: {exc}; "
+            "the run's numbers are not in the history: check that the folder is writable (--hermit-history)"
+        )
+        return False
+    session.notes.append(
+        f"hermit: history record {path} ({len(record.measurements)} measurement(s)); "
+        f"pytest-hermit history --dir {directory} shows the series"
+    )
+    return True
