@@ -32,7 +32,18 @@ def test_another_host_or_command_line_starts_another_series() -> None:
     assert lengths == [1, 1, 2]
     (same,) = [s for s in history.series if len(s.points) == 2]
     assert [p.commit for p in same.points] == [sha(0), sha(3)]
-    assert same.key.host == HOST and same.key.guest_cmdline == "workload=basic reps=1"
+    assert same.key.host.qemu_version == HOST.qemu_version and same.key.guest_cmdline == "workload=basic reps=1"
+
+
+@pytest.mark.parametrize(("env", "series"), [("icount", 1), ("qemu", 2)])
+def test_counted_numbers_ignore_the_runners_cpu_and_timed_ones_do_not(env: str, series: int) -> None:
+    """CI runners of one pool differ in CPU model and kernel; icount's count does not (the gate's rule)."""
+    other_cpu = replace(HOST, cpu_model="Intel Xeon 8370C", host_kernel="6.8.0")
+    records = [
+        record(sha(0), measurement([[15.0]], env=env)),
+        record(sha(1), measurement([[15.0]], env=env, host=other_cpu), minutes=1),
+    ]
+    assert len(build_history(records, LOG).series) == series
 
 
 def test_points_follow_the_repository_not_the_clock() -> None:

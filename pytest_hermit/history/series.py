@@ -23,7 +23,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from pytest_hermit.gate.baselines import DEFINITION_KEYS, HostFingerprint
+from pytest_hermit.gate.baselines import DEFINITION_KEYS, EXACT_HOST_FIELDS, HostFingerprint
 from pytest_hermit.history.commits import CommitLog
 from pytest_hermit.history.records import MeasurementRecord, RunRecord
 from pytest_hermit.results.measurement import HOST_MEASURED
@@ -153,9 +153,24 @@ class History:
     notes: tuple[str, ...] = ()
 
 
+def _series_host(m: MeasurementRecord, metric: str) -> HostFingerprint:
+    """The host fields that can change this metric's numbers.
+
+    A counted metric (icount) depends on QEMU's version only (the gate's
+    rule, ``EXACT_HOST_FIELDS``): CI runners of one pool differ in CPU model
+    and kernel, and keying on those would cut an icount history into one
+    series per runner, each too short to show a step.
+    """
+    if not m.counted or metric in HOST_MEASURED:
+        return m.host
+    kept = {k: v for k, v in m.host.as_dict().items() if k in EXACT_HOST_FIELDS}
+    return HostFingerprint(**kept)
+
+
 def _key(m: MeasurementRecord, metric: str, unit: str, direction: Direction) -> SeriesKey:
     definition = tuple((k, json.dumps(m.environment.get(k), sort_keys=True)) for k in DEFINITION_KEYS)
-    return SeriesKey(m.test, m.run, m.env, metric, unit, direction, m.host, m.guest_cmdline, definition, m.counted)
+    host = _series_host(m, metric)
+    return SeriesKey(m.test, m.run, m.env, metric, unit, direction, host, m.guest_cmdline, definition, m.counted)
 
 
 @dataclass
