@@ -46,6 +46,7 @@ from pytest_hermit.vm.connections import Connections
 from pytest_hermit.vm.environments import BUILTIN
 from pytest_hermit.vm.guest import resolve
 from pytest_hermit.vm.runner import RunRequest, run
+from pytest_hermit.vm.signals import end_on_sigterm
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -382,6 +383,7 @@ def report(out: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    end_on_sigterm()  # a killed study must not leave its VM behind
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("collect", help="boot the pools")

@@ -35,6 +35,7 @@ from pytest_hermit.vm.boot import boot, unique_name  # noqa: E402
 from pytest_hermit.vm.connections import Connections  # noqa: E402
 from pytest_hermit.vm.domxml import DomainSpec  # noqa: E402
 from pytest_hermit.vm.environments import BUILTIN  # noqa: E402
+from pytest_hermit.vm.signals import end_on_sigterm  # noqa: E402
 
 KERNEL = ROOT / "guest" / "build" / "refguest.elf"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -58,6 +59,7 @@ def judge(baseline: dict[str, Samples], current: dict[str, Samples]) -> dict[str
 
 
 def main() -> None:
+    end_on_sigterm()  # a killed study must not leave its VM behind
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--aa", type=int, default=100, help="A/A boots judged against the baseline")
     parser.add_argument("--out", type=Path, default=RESULTS / "icount_detection.json")

@@ -35,6 +35,7 @@ from pytest_hermit.vm.boot import boot, unique_name  # noqa: E402
 from pytest_hermit.vm.connections import Connections  # noqa: E402
 from pytest_hermit.vm.domxml import DomainSpec  # noqa: E402
 from pytest_hermit.vm.environments import BUILTIN  # noqa: E402
+from pytest_hermit.vm.signals import end_on_sigterm  # noqa: E402
 from tests.test_linux_guest import write_initramfs  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -62,6 +63,7 @@ def summary(per_boot: list[list[float]]) -> dict[str, float | bool]:
 
 
 def main() -> None:
+    end_on_sigterm()  # a killed study must not leave its VM behind
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kernel", type=Path, required=True)
     parser.add_argument("--boots", type=int, default=10)

@@ -43,6 +43,7 @@ from pytest_hermit.vm.connections import Connections  # noqa: E402
 from pytest_hermit.vm.domxml import DomainSpec  # noqa: E402
 from pytest_hermit.vm.environments import BUILTIN  # noqa: E402
 from pytest_hermit.vm.reaper import children  # noqa: E402
+from pytest_hermit.vm.signals import end_on_sigterm  # noqa: E402
 
 KERNEL = ROOT / "guest" / "build" / "refguest.elf"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -187,6 +188,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def main() -> None:
+    end_on_sigterm()  # a killed study must not leave its VM behind
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--boots", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=RESULTS / "soak.json")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Generator
 from typing import Any
 
@@ -14,6 +13,7 @@ from pytest_hermit.outcomes import Tally, describe
 from pytest_hermit.report.terminal import summary_lines
 from pytest_hermit.session import OUTCOME_KEY, SESSION_KEY, HermitSession
 from pytest_hermit.vm.boot import LiveDomains
+from pytest_hermit.vm.signals import end_on_sigterm
 
 _TALLY = pytest.StashKey[Tally]()
 
@@ -34,14 +34,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = HermitSession.from_config(config)
     config.stash[_TALLY] = Tally()
     config.pluginmanager.register(fixtures, "hermit-fixtures")
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        # A CI job cancelled with SIGTERM must still destroy its VMs: run the
-        # same clean-up paths as Ctrl-C.
-        signal.signal(signal.SIGTERM, _terminate)
-
-
-def _terminate(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+    # A CI job cancelled with SIGTERM must still destroy its VMs.
+    end_on_sigterm()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
