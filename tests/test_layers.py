@@ -8,10 +8,11 @@ Bottom to top (docs/design.md, "Layers"):
 * ``report`` (tables, reports, plots) imports ``gate``, ``results`` and leaves;
 * ``history`` (history records, series, change points) imports ``report``, ``gate``, ``results`` and leaves;
 * ``vm`` (libvirt, QEMU, one boot, B x R runs) imports ``results``, ``gate`` and leaves;
+* ``bisect`` (the bisection's search, the verdicts of an A/B report) imports ``results`` and leaves;
 * the pytest glue (plugin, options, fixtures, session, ...) and ``cli`` sit on top.
 
-The pure layers (``results``, ``gate``, ``report``, ``history``) never import ``vm``, libvirt,
-pexpect or pytest, so they run and are tested on plain data without a VM.
+The pure layers (``results``, ``gate``, ``report``, ``history``, ``bisect``) never import ``vm``,
+libvirt, pexpect or pytest, so they run and are tested on plain data without a VM.
 Imports inside functions and under ``TYPE_CHECKING`` count too.
 """
 
@@ -24,7 +25,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "pytest_hermit"
 LEAVES = {"pytest_hermit.errors", "pytest_hermit.exitcodes", "pytest_hermit._version"}
-PURE = ("results", "gate", "report", "history")
+PURE = ("results", "gate", "report", "history", "bisect")
 #: Layer -> the package's layers it may import (besides itself and the leaves).
 ALLOWED = {
     "leaf": set(),
@@ -33,6 +34,7 @@ ALLOWED = {
     "report": {"gate", "results"},
     "history": {"report", "gate", "results"},
     "vm": {"gate", "results"},
+    "bisect": {"results"},
 }
 #: Outside modules a pure layer must not import: the VM side's machinery and the test runner.
 FORBIDDEN_OUTSIDE = {"libvirt", "pexpect", "pytest", "_pytest"}
