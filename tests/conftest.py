@@ -43,6 +43,25 @@ def run_pytest(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     )
 
 
+def hermit_cli(cwd: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """``pytest-hermit ARGS`` in ``cwd``, run from this checkout's code.
+
+    Not the console script: it imports the package the venv was installed
+    from, which in a second worktree is another checkout's. PYTHONPATH makes
+    the command and the pytest it starts import this one.
+    """
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_hermit.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+
+
 @pytest.fixture(scope="session")
 def reference_guest() -> Path:
     """The reference guest, built if missing or stale (make knows)."""

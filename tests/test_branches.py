@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from pytest_hermit.cli import main
 from pytest_hermit.exitcodes import EXIT_REFUSED
-from tests.conftest import STATE_DIR
+from tests.conftest import STATE_DIR, hermit_cli
 
 #: Boots real VMs: `pytest -m 'not vm'` leaves this file out.
 pytestmark = pytest.mark.vm
@@ -40,14 +39,7 @@ def repo(tmp_path: Path, reference_guest: Path) -> Path:
 
 
 def run_cli(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "pytest-hermit"), "branches", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
+    return hermit_cli(repo, "branches", *args)
 
 
 def test_branches_builds_both_and_runs_ab(repo: Path) -> None:

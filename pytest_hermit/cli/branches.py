@@ -8,22 +8,20 @@ images (A = BASE, B = HEAD), so drift on a shared machine hits both alike.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
-import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_hermit.cli import children
+from pytest_hermit.cli import worktrees as wt
+from pytest_hermit.cli.abrun import pytest_command
 from pytest_hermit.cli.common import Out
 from pytest_hermit.exitcodes import EXIT_REFUSED
 
 HELP = "build two git refs in temporary worktrees and judge HEAD against BASE in an interleaved A/B run"
-
-
-class BranchError(Exception):
-    """A ref, a build or an image that is not there; the message says which."""
 
 
 @dataclass(frozen=True)
@@ -37,80 +35,31 @@ class BranchRequest:
     repo: Path
 
 
-def _git(repo: Path, *args: str) -> str:
-    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise BranchError(f"git {' '.join(args)} failed: {proc.stderr.strip() or proc.stdout.strip()}")
-    return proc.stdout.strip()
-
-
-def _resolve(repo: Path, ref: str) -> str:
-    proc = subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise BranchError(f"{ref!r} is not a commit, branch or tag of {repo}")
-    return proc.stdout.strip()
-
-
-def _checkout_and_build(
-    req: BranchRequest, label: str, ref: str, folder: Path, made: list[Path]
-) -> tuple[Path, Path | None]:
-    """Check ``ref`` out into ``folder`` and build it; ``made`` gets the worktree before anything can fail."""
-    commit = _resolve(req.repo, ref)
-    _git(req.repo, "worktree", "add", "--detach", str(folder), commit)
-    made.append(folder)  # registered with git now: removed even when the build fails
-    print(f"pytest-hermit branches: {label} = {ref} ({commit[:12]}) in {folder}; building: {req.build}", flush=True)
-    built = subprocess.run(req.build, shell=True, cwd=folder, check=False)
-    if built.returncode != 0:
-        raise BranchError(f"the build of {label} ({ref}) failed with status {built.returncode}: {req.build}")
-    image = folder / req.image
-    if not image.is_file():
-        raise BranchError(f"the build of {label} ({ref}) made no image at {req.image} (looked for {image})")
-    initrd = folder / req.initrd if req.initrd else None
-    if initrd is not None and not initrd.is_file():
-        raise BranchError(f"the build of {label} ({ref}) made no initrd at {req.initrd}")
-    return image, initrd
-
-
-def pytest_command(a: tuple[Path, Path | None], b: tuple[Path, Path | None], args: Sequence[str]) -> list[str]:
-    """The A/B pytest run of two built images."""
-    cmd = [sys.executable, "-m", "pytest", f"--hermit-kernel={a[0]}", f"--hermit-ab={b[0]}"]
-    if a[1] is not None:
-        cmd.append(f"--hermit-initrd={a[1]}")
-    if b[1] is not None:
-        cmd.append(f"--hermit-ab-initrd={b[1]}")
-    return [*cmd, *args]
-
-
 def run(req: BranchRequest) -> int:
     """Build both refs and run the comparison; pytest's exit status (1 = HEAD regressed)."""
     try:
-        req = BranchRequest(**{**req.__dict__, "repo": Path(_git(req.repo, "rev-parse", "--show-toplevel"))})
-        for ref in (req.base, req.head):
-            _resolve(req.repo, ref)  # both refs exist before anything is built
-        with tempfile.TemporaryDirectory(prefix="hermit-branches-") as tmp:
-            made: list[Path] = []
+        repo = wt.toplevel(req.repo)
+        commits = [wt.resolve(repo, ref) for ref in (req.base, req.head)]  # both exist before anything is built
+        with tempfile.TemporaryDirectory(prefix="hermit-branches-") as tmp, contextlib.ExitStack() as worktrees:
             try:
                 images = []
-                for label, ref in (("A", req.base), ("B", req.head)):
-                    folder = Path(tmp) / label
-                    images.append(_checkout_and_build(req, label, ref, folder, made))
+                for label, ref, commit in zip(("A", "B"), (req.base, req.head), commits, strict=True):
+                    folder = worktrees.enter_context(wt.worktree(repo, commit, Path(tmp) / label))
+                    print(
+                        f"pytest-hermit branches: {label} = {ref} ({commit[:12]}) in {folder}; building: {req.build}",
+                        flush=True,
+                    )
+                    try:
+                        images.append(wt.build(folder, req.build, req.image, req.initrd))
+                    except wt.BuildError as exc:
+                        raise wt.BuildError(f"the build of {label} ({ref}) {exc}") from None
                 cmd = pytest_command(images[0], images[1], req.pytest_args)
                 print(f"pytest-hermit branches: {shlex.join(cmd)}", flush=True)
-                return subprocess.run(cmd, check=False).returncode
+                return children.run(cmd)
             finally:
-                for folder in made:
-                    subprocess.run(
-                        ["git", "-C", str(req.repo), "worktree", "remove", "--force", str(folder)],
-                        capture_output=True,
-                        check=False,
-                    )
-                subprocess.run(["git", "-C", str(req.repo), "worktree", "prune"], capture_output=True, check=False)
-    except BranchError as exc:
+                worktrees.close()
+                wt.prune(repo)
+    except (wt.GitError, wt.BuildError) as exc:
         print(f"pytest-hermit branches: {exc}", file=sys.stderr)
         return EXIT_REFUSED
 
