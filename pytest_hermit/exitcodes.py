@@ -9,6 +9,9 @@ A failed report or baseline write never hides the tests' status.
 EXIT_OK = 0
 #: At least one regression (pytest's own "tests failed").
 EXIT_REGRESSION = 1
+#: Interrupted (Ctrl-C, SIGTERM) after the VMs were destroyed: pytest's own
+#: status, which ``pytest-hermit bisect`` returns too once its worktrees are gone.
+EXIT_INTERRUPTED = 2
 #: Only broken runs failed, no regression and no other failure: retry the infrastructure.
 EXIT_BROKEN = 6
 #: Numbers were refused, not compared (another host, emulation versus KVM, no

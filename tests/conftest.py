@@ -43,18 +43,22 @@ def run_pytest(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     )
 
 
-def hermit_cli(cwd: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """``pytest-hermit ARGS`` in ``cwd``, run from this checkout's code.
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment of a ``pytest-hermit`` run that imports this checkout's code (and of the pytest it starts).
 
-    Not the console script: it imports the package the venv was installed
-    from, which in a second worktree is another checkout's. PYTHONPATH makes
-    the command and the pytest it starts import this one.
+    The console script imports the package the venv was installed from,
+    which in a second git worktree is another checkout's.
     """
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, **extra}
+
+
+def hermit_cli(cwd: Path, *args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
+    """``pytest-hermit ARGS`` in ``cwd``, from this checkout's code (``env``: more environment variables)."""
     return subprocess.run(
         [sys.executable, "-m", "pytest_hermit.cli", *args],
         cwd=cwd,
-        env=env,
+        env=cli_env(**env),
         capture_output=True,
         text=True,
         check=False,

@@ -5,6 +5,8 @@
     pytest-hermit list --dir DIR
     pytest-hermit show NAME --dir DIR [--markdown]
     pytest-hermit compare NAME_A NAME_B --dir DIR [--tolerance 5] [--allow-foreign-baseline] [--markdown]
+    pytest-hermit branches BASE HEAD --build CMD --image PATH [--initrd PATH] [-- PYTEST_ARGS]
+    pytest-hermit bisect GOOD BAD --build CMD --image PATH [--initrd PATH] [--metric M] [-- PYTEST_ARGS]
 
 ``compare`` applies the gate's statistics (:mod:`pytest_hermit.gate.stats`) to two
 saved baselines, B judged against A, one family per (test, environment).
@@ -28,7 +30,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from pytest_hermit.cli import branches, compare, history, listing, show
+from pytest_hermit.cli import bisect, branches, compare, history, listing, show
 from pytest_hermit.cli.common import Out
 from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_OK, EXIT_REFUSED, EXIT_REGRESSION
 from pytest_hermit.gate import baselines as bl
@@ -56,7 +58,11 @@ COMMANDS: dict[str, Command] = {
     "compare": (compare.HELP, compare.add_args, compare.command),
     "branches": (branches.HELP, branches.add_args, branches.command),
     "history": (history.HELP, history.add_args, history.command),
+    "bisect": (bisect.HELP, bisect.add_args, bisect.command),
 }
+
+#: The subcommands that run pytest: everything after "--" is its arguments.
+RUN_PYTEST = {"branches", "bisect"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv, passed_on = argv[:cut], argv[cut + 1 :]
     try:
         args = parser.parse_args(argv)
-        if passed_on and args.command != "branches":
+        if passed_on and args.command not in RUN_PYTEST:
             raise _UsageError(f"pytest-hermit {args.command}: unexpected arguments after --: {' '.join(passed_on)}")
         args.pytest_args = passed_on
     except _UsageError as exc:

@@ -1,0 +1,153 @@
+"""``pytest-hermit bisect`` on a repository holding the reference guest: real builds, real icount boots.
+
+The repository's history (GOOD = base, BAD = the last commit)::
+
+    base -> notes -> getpid takes a detour (slower: +1 instruction of 15)
+         -> half a refactoring (does not build) -> the other half -> more notes -> changelog
+
+After BAD, the search meets the commit that does not build at its first
+middle and skips it for its older neighbour, the slower commit; that one is
+confirmed against its parent and named. In icount one boot per side decides,
+exactly.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pytest_hermit.exitcodes import EXIT_INTERRUPTED, EXIT_OK, EXIT_REGRESSION
+from tests.conftest import REPO, STATE_DIR, cli_env, hermit_cli, hermit_qemu_processes
+from tests.gitrepo import Repo
+
+#: Boots real VMs: `pytest -m 'not vm'` leaves this file out.
+pytestmark = pytest.mark.vm
+
+BUILD = "make -C guest"
+IMAGE = "guest/build/refguest.elf"
+TEST = 'def test_basic(hermit_run):\n    hermit_run("basic")\n'
+GETPID = ("    inject_point(M_GETPID);\n", '    inject_point(M_GETPID);\n    __asm__ volatile("nop");\n')
+
+
+@pytest.fixture(scope="module")
+def port(tmp_path_factory: pytest.TempPathFactory, reference_guest: Path) -> Repo:
+    """A port's repository: the reference guest's sources, a test, seven commits (see the module docstring)."""
+    r = Repo(tmp_path_factory.mktemp("bisect") / "port")
+    shutil.copytree(REPO / "guest", r.path / "guest", ignore=shutil.ignore_patterns("build"))
+    r.commit("base", {"test_port.py": TEST, ".gitignore": "build/\n.hermit/\n"})
+    r.commit("notes", {"NOTES": "the port builds with make -C guest\n"})
+    r.commit("sched: getpid takes a detour", edit={"guest/common/sched.c": GETPID})
+    r.commit("lib: half a refactoring", {"guest/common/broken.c": "int half_done(void) { return 1 }\n"})
+    r.commit(
+        "lib: the other half", {"guest/common/broken.c": "int half_done(void);\nint half_done(void) { return 1; }\n"}
+    )
+    r.commit("more notes", {"NOTES": "the port builds with make -C guest; see README\n"})
+    r.commit("changelog", {"CHANGES": "getpid is slower now, but nobody knows yet\n"})
+    return r
+
+
+def bisect(port: Repo, tmp: Path, good: str, bad: str) -> subprocess.CompletedProcess[str]:
+    tmp.mkdir(exist_ok=True)
+    return hermit_cli(
+        port.path,
+        "bisect",
+        good,
+        bad,
+        "--build",
+        BUILD,
+        "--image",
+        IMAGE,
+        "--",
+        "--hermit-env=icount",
+        "test_port.py",
+        "-p",
+        "no:cacheprovider",
+        f"--hermit-state-dir={STATE_DIR}",
+        TMPDIR=str(tmp),
+    )
+
+
+def assert_clean(port: Repo, tmp: Path) -> None:
+    assert len(port.worktrees()) == 1, port.worktrees()
+    assert not list(tmp.glob("hermit-bisect-*")), "the temporary directory is removed"
+
+
+def test_bisect_names_the_slower_commit_and_skips_the_one_that_does_not_build(port: Repo, tmp_path: Path) -> None:
+    started = time.monotonic()
+    proc = bisect(port, tmp_path / "tmp", "main~6", "main")
+    seconds = time.monotonic() - started
+    out = proc.stdout
+    assert proc.returncode == EXIT_OK, out + proc.stderr
+    culprit = port.git("rev-parse", "main~4")
+    broken = port.git("rev-parse", "--short=12", "main~3")
+    assert f"{broken} 'lib: half a refactoring': skip, the build failed with status 2: {BUILD}" in out
+    assert out.rstrip().splitlines()[-2:] == [
+        f"first bad commit: {culprit} sched: getpid takes a detour",
+        "  getpid: 15.000 -> 16.000 cycles (+6.7%, exact)",
+    ]
+    steps = re.findall(r"^bisect: step \d+: (\w+) ", out, re.MULTILINE)
+    # BAD, the broken middle, its older neighbour (the culprit), the one before: 1 + log2(6) + 1 skip
+    assert len(steps) == 4, out
+    assert f"bisect: confirm {culprit[:12]} 'sched: getpid takes a detour' against " in out
+    assert_clean(port, tmp_path / "tmp")
+    print(f"bisected 6 commits in {seconds:.1f} s: {len(steps)} steps and a confirmation")
+
+
+def test_bad_not_slower_than_good_ends_at_once(port: Repo, tmp_path: Path) -> None:
+    proc = bisect(port, tmp_path / "tmp", "main~6", "main~5")
+    assert proc.returncode == EXIT_REGRESSION, proc.stdout + proc.stderr
+    assert "step 1: " in proc.stdout and "'notes': good, " in proc.stdout
+    assert "bisect: BAD is not slower than GOOD" in proc.stdout
+    assert "first bad commit" not in proc.stdout
+    assert_clean(port, tmp_path / "tmp")
+
+
+#: The command with SIGINT at its default action, as in a terminal (see tests/conftest.py).
+_CLI_WITH_SIGINT = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from pytest_hermit.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def test_ctrl_c_while_a_vm_runs_stops_pytest_destroys_the_vm_and_removes_the_worktrees(
+    port: Repo, tmp_path: Path
+) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    args = ["bisect", "main~6", "main", "--build", BUILD, "--image", IMAGE, "--", "--hermit-env=icount"]
+    args += ["test_port.py", "-p", "no:cacheprovider", f"--hermit-state-dir={STATE_DIR}"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CLI_WITH_SIGINT, *args],
+        cwd=port.path,
+        env=cli_env(TMPDIR=str(tmp)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    marker = ""
+    try:
+        deadline = time.monotonic() + 120
+        while not marker:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True, check=False)
+            for pid in children.stdout.split():
+                if hermit_qemu_processes(f"guest=hermit-icount-{pid}-"):
+                    marker = f"guest=hermit-icount-{pid}-"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)  # to the command alone: it passes it on to its pytest
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == EXIT_INTERRUPTED, out + err
+    assert "interrupted" in err
+    assert not hermit_qemu_processes(marker), "the VM of the interrupted pytest is destroyed"
+    assert_clean(port, tmp)
