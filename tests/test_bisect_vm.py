@@ -9,6 +9,12 @@ After BAD, the search meets the commit that does not build at its first
 middle and skips it for its older neighbour, the slower commit; that one is
 confirmed against its parent and named. In icount one boot per side decides,
 exactly.
+
+The branch ``gradual`` (from base) slows getpid in two steps of one
+instruction, each +6.7% or less, within the tolerance of 10% that
+``gradual/pyproject.toml`` sets; together +13.3%, above it. The second step
+is the first commit slower than GOOD, but not slower than its parent: it
+must not be named.
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_hermit.exitcodes import EXIT_INTERRUPTED, EXIT_OK, EXIT_REGRESSION
+from pytest_hermit.cli.bisect import EXIT_NOT_SLOWER
+from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_INTERRUPTED, EXIT_OK
 from tests.conftest import REPO, STATE_DIR, cli_env, hermit_cli, hermit_qemu_processes
 from tests.gitrepo import Repo
 
@@ -33,6 +40,11 @@ pytestmark = pytest.mark.vm
 BUILD = "make -C guest"
 IMAGE = "guest/build/refguest.elf"
 TEST = 'def test_basic(hermit_run):\n    hermit_run("basic")\n'
+#: A second test folder whose own pyproject.toml (the rootdir of a pytest started in it) allows getpid 10%.
+GRADUAL = {
+    "gradual/pyproject.toml": "[tool.pytest.ini_options]\n\n[tool.hermit.tolerance.icount]\ngetpid = 10\n",
+    "gradual/test_port.py": TEST,
+}
 GETPID = ("    inject_point(M_GETPID);\n", '    inject_point(M_GETPID);\n    __asm__ volatile("nop");\n')
 
 
@@ -41,7 +53,7 @@ def port(tmp_path_factory: pytest.TempPathFactory, reference_guest: Path) -> Rep
     """A port's repository: the reference guest's sources, a test, seven commits (see the module docstring)."""
     r = Repo(tmp_path_factory.mktemp("bisect") / "port")
     shutil.copytree(REPO / "guest", r.path / "guest", ignore=shutil.ignore_patterns("build"))
-    r.commit("base", {"test_port.py": TEST, ".gitignore": "build/\n.hermit/\n"})
+    r.commit("base", {"test_port.py": TEST, ".gitignore": "build/\n.hermit/\n", **GRADUAL})
     r.commit("notes", {"NOTES": "the port builds with make -C guest\n"})
     r.commit("sched: getpid takes a detour", edit={"guest/common/sched.c": GETPID})
     r.commit("lib: half a refactoring", {"guest/common/broken.c": "int half_done(void) { return 1 }\n"})
@@ -50,13 +62,18 @@ def port(tmp_path_factory: pytest.TempPathFactory, reference_guest: Path) -> Rep
     )
     r.commit("more notes", {"NOTES": "the port builds with make -C guest; see README\n"})
     r.commit("changelog", {"CHANGES": "getpid is slower now, but nobody knows yet\n"})
+    r.git("checkout", "-q", "-b", "gradual", "main~6")
+    r.commit("getpid: one detour", edit={"guest/common/sched.c": GETPID})
+    r.commit("getpid: another detour", edit={"guest/common/sched.c": GETPID})
+    r.git("checkout", "-q", "main")
     return r
 
 
-def bisect(port: Repo, tmp: Path, good: str, bad: str) -> subprocess.CompletedProcess[str]:
+def bisect(port: Repo, tmp: Path, good: str, bad: str, folder: str = "") -> subprocess.CompletedProcess[str]:
+    """Bisect with the test of the repository's top folder (or of ``folder``), started there."""
     tmp.mkdir(exist_ok=True)
     return hermit_cli(
-        port.path,
+        port.path / folder,
         "bisect",
         good,
         bad,
@@ -102,10 +119,24 @@ def test_bisect_names_the_slower_commit_and_skips_the_one_that_does_not_build(po
 
 def test_bad_not_slower_than_good_ends_at_once(port: Repo, tmp_path: Path) -> None:
     proc = bisect(port, tmp_path / "tmp", "main~6", "main~5")
-    assert proc.returncode == EXIT_REGRESSION, proc.stdout + proc.stderr
+    assert proc.returncode == EXIT_NOT_SLOWER, proc.stdout + proc.stderr
     assert "step 1: " in proc.stdout and "'notes': good, " in proc.stdout
     assert "bisect: BAD is not slower than GOOD" in proc.stdout
     assert "first bad commit" not in proc.stdout
+    assert_clean(port, tmp_path / "tmp")
+
+
+def test_a_slowdown_in_steps_within_the_tolerance_is_not_named(port: Repo, tmp_path: Path) -> None:
+    proc = bisect(port, tmp_path / "tmp", "main~6", "gradual", folder="gradual")
+    out = proc.stdout
+    assert proc.returncode == EXIT_BROKEN, out + proc.stderr
+    second = port.git("rev-parse", "--short=12", "gradual")
+    assert f"step 2: {port.git('rev-parse', '--short=12', 'gradual~1')} 'getpid: one detour': good" in out
+    assert f"bisect: confirm {second} 'getpid: another detour' against " in out
+    assert "getpid: 16.000 -> 17.000 cycles (+6.2%, exact)" in out
+    assert "first bad commit" not in out
+    assert f"{second} is slower than GOOD (getpid: 15.000 -> 17.000 cycles (+13.3%, exact)) but not" in proc.stderr
+    assert "the numbers are exact, so the slowdown came in several steps, each within the tolerance" in proc.stderr
     assert_clean(port, tmp_path / "tmp")
 
 

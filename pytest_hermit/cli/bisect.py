@@ -40,11 +40,14 @@ from pytest_hermit.bisect import verdicts
 from pytest_hermit.cli import abrun, children
 from pytest_hermit.cli import worktrees as wt
 from pytest_hermit.cli.common import Out
-from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, EXIT_REGRESSION
+from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED
 
 HELP = "find the first commit between GOOD and BAD whose metrics regressed against GOOD (A/B runs, built in worktrees)"
 
 PREFIX = "pytest-hermit bisect"
+
+#: BAD is not slower than GOOD: nothing to look for (not 0, which promises a named commit).
+EXIT_NOT_SLOWER = 1
 
 EPILOG = """\
 The candidates are the commits after GOOD on BAD's first-parent line
@@ -205,7 +208,7 @@ class _Bisection:
         outcome, done = bs.bisect(start, self.judge)
         if isinstance(outcome, bs.NotSlower):
             self.say(f"bisect: BAD is not slower than GOOD ({self.summary(done, started)})")
-            return EXIT_REGRESSION
+            return EXIT_NOT_SLOWER
         if isinstance(outcome, bs.BadUnjudged):
             raise Stop(EXIT_BROKEN, f"BAD {self.bad.short} could not be judged: {self.skipped[outcome.commit]}")
         if isinstance(outcome, bs.Among):
@@ -234,17 +237,30 @@ class _Bisection:
         )
         self.say(f"bisect: {self.summary(done, started)}")
         if not regressed:
-            raise Stop(
-                EXIT_BROKEN,
-                f"{culprit.short} was slower than GOOD ({self.describe(self.deciding[culprit.sha])}) but not than "
-                f"its parent {parent.short}, so it is not named. Timed numbers vary between runs: bisect again "
-                "with more boots (--hermit-boots=10 --hermit-max-boots=40) or in the exact icount environment "
-                "(--hermit-env=icount); under icount, the slowdown came in steps that each stay within the tolerance",
-            )
+            raise Stop(EXIT_BROKEN, self.unconfirmed(culprit, parent))
         self.say(f"first bad commit: {culprit.sha} {culprit.subject}")
         for c in regressed:
             self.say(f"  {verdicts.describe(c, self.qualify)}")
         return EXIT_OK
+
+    def unconfirmed(self, culprit: wt.Commit, parent: wt.Commit) -> str:
+        """Why the commit found is not named, and what to try."""
+        deciding = self.deciding[culprit.sha]
+        said = (
+            f"{culprit.short} is slower than GOOD ({self.describe(deciding)}) but not than its parent "
+            f"{parent.short}, so it is not named: "
+        )
+        if all(c.method == "exact" for c in deciding):
+            # Exact numbers do not vary: each step really stayed within the tolerance.
+            return said + (
+                "the numbers are exact, so the slowdown came in several steps, each within the tolerance; "
+                "bisect with a smaller tolerance ([tool.hermit.tolerance.ENV] in pyproject.toml) or a nearer GOOD"
+            )
+        return said + (
+            "timed numbers vary from run to run; bisect again with more boots (--hermit-boots=10 "
+            "--hermit-max-boots=40) or in the exact icount environment (--hermit-env=icount), or the slowdown "
+            "came in several steps, each within the tolerance"
+        )
 
     def summary(self, done: bs.Search, started: float) -> str:
         judged = sum(m is not None for m in done.marks)
