@@ -140,7 +140,8 @@ def build(folder: Path, command: str, image: str, initrd: str | None, log: Path 
     :class:`BuildError`), else to the terminal.
     """
     status = children.run(command, cwd=folder, log=log, grace=10)
-    shown = tuple(children.tail(log, 5)) if log is not None else ()
+    # Ten lines: enough for a compiler's error with its caret and make's own two lines after it.
+    shown = tuple(children.tail(log, 10)) if log is not None else ()
     if status != 0:
         raise BuildError(f"failed with status {status}: {command}", shown)
     made = folder / image
