@@ -131,6 +131,33 @@ _PYTEST_WITH_SIGINT = (
 )
 
 
+#: ``pytest-hermit`` itself with SIGINT at its default action, for the same reason.
+_CLI_WITH_SIGINT = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from pytest_hermit.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+@contextlib.contextmanager
+def cli_process(cwd: Path, *args: str, **env: str) -> Iterator[subprocess.Popen[str]]:
+    """``pytest-hermit ARGS`` in a process of its own, for a test to interrupt; always ended and waited for."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CLI_WITH_SIGINT, *args],
+        cwd=cwd,
+        env=cli_env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
 @contextlib.contextmanager
 def inner_pytest(folder: Path, *args: str, state_dir: Path = STATE_DIR) -> Iterator[subprocess.Popen[str]]:
     """A pytest of the plugin in its own process (Ctrl-C and kill -9 need one), always ended and waited for."""

@@ -41,3 +41,9 @@ class Repo:
     def worktrees(self) -> list[str]:
         """``git worktree list``, one line per worktree (the main one included)."""
         return self.git("worktree", "list").splitlines()
+
+
+def assert_no_worktree_left(repo: Repo, tmp: Path) -> None:
+    """Only the main worktree is registered, and no ``hermit-bisect-*`` folder is left in ``tmp`` (the TMPDIR)."""
+    assert len(repo.worktrees()) == 1, repo.worktrees()
+    assert not list(tmp.glob("hermit-bisect-*")), "the temporary directory is removed"

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_INTERRUPTED, EXIT_REFUSED
-from tests.conftest import cli_env, hermit_cli
-from tests.gitrepo import Repo
+from tests.conftest import cli_process, hermit_cli
+from tests.gitrepo import Repo, assert_no_worktree_left
 
 #: A build that makes a "kernel" (never booted here) unless the checkout holds a file named BROKEN.
 BUILD_SH = """#!/bin/sh
@@ -46,11 +45,6 @@ def bisect(repo: Repo, tmp: Path, *args: str, build: str = "sh build.sh") -> sub
     return hermit_cli(repo.path, "bisect", "--build", build, "--image", "kernel.elf", *args, TMPDIR=str(tmp))
 
 
-def assert_clean(repo: Repo, tmp: Path) -> None:
-    assert len(repo.worktrees()) == 1, repo.worktrees()
-    assert not list(tmp.glob("hermit-bisect-*")), "the temporary directory is removed"
-
-
 @pytest.mark.parametrize(
     ("good", "bad", "words"),
     [
@@ -64,7 +58,7 @@ def test_refs_that_cannot_be_bisected_are_refused(repo: Repo, tmp_path: Path, go
     proc = bisect(repo, tmp_path / "tmp", good, bad)
     assert proc.returncode == EXIT_REFUSED, proc.stdout + proc.stderr
     assert words in proc.stderr
-    assert_clean(repo, tmp_path / "tmp")
+    assert_no_worktree_left(repo, tmp_path / "tmp")
 
 
 def test_pytest_arguments_that_set_the_images_are_refused(repo: Repo, tmp_path: Path) -> None:
@@ -79,7 +73,7 @@ def test_a_build_that_always_fails_is_a_broken_run_with_its_output(repo: Repo, t
     good = repo.git("rev-parse", "--short=12", "main~4")
     assert f"the build of GOOD {good} failed with status 3: echo compiling" in proc.stderr
     assert "    cc: error: no" in proc.stderr  # the end of the build's own output
-    assert_clean(repo, tmp_path / "tmp")
+    assert_no_worktree_left(repo, tmp_path / "tmp")
 
 
 def test_bad_that_does_not_build_cannot_be_judged(repo: Repo, tmp_path: Path) -> None:
@@ -87,29 +81,21 @@ def test_bad_that_does_not_build_cannot_be_judged(repo: Repo, tmp_path: Path) ->
     assert proc.returncode == EXIT_BROKEN, proc.stdout + proc.stderr
     assert "step 1: " in proc.stdout and "'break the build': skip, the build failed with status 3" in proc.stdout
     assert "BAD" in proc.stderr and "could not be judged: the build failed with status 3" in proc.stderr
-    assert_clean(repo, tmp_path / "tmp")
+    assert_no_worktree_left(repo, tmp_path / "tmp")
 
 
 def test_a_pytest_run_that_collects_nothing_is_a_broken_run(repo: Repo, tmp_path: Path) -> None:
     proc = bisect(repo, tmp_path / "tmp", "main~4", "main~1", "--", "test_none.py", "-p", "no:cacheprovider")
     assert proc.returncode == EXIT_BROKEN, proc.stdout + proc.stderr
     assert "failed: pytest ended with exit status 5 (no tests collected)" in proc.stderr
-    assert_clean(repo, tmp_path / "tmp")
+    assert_no_worktree_left(repo, tmp_path / "tmp")
 
 
 def test_tests_that_compare_nothing_are_refused(repo: Repo, tmp_path: Path) -> None:
     proc = bisect(repo, tmp_path / "tmp", "main~4", "main~1", "--", "test_plain.py", "-p", "no:cacheprovider")
     assert proc.returncode == EXIT_REFUSED, proc.stdout + proc.stderr
     assert "compared no metric: do the tests call hermit_run?" in proc.stderr
-    assert_clean(repo, tmp_path / "tmp")
-
-
-#: The command with SIGINT at its default action, as in a terminal (a test suite run in the
-#: background of a non-interactive shell inherits SIGINT ignored).
-_CLI_WITH_SIGINT = (
-    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-    "from pytest_hermit.cli import main; sys.exit(main(sys.argv[1:]))"
-)
+    assert_no_worktree_left(repo, tmp_path / "tmp")
 
 
 def test_ctrl_c_during_a_build_stops_it_and_removes_the_worktree(repo: Repo, tmp_path: Path) -> None:
@@ -117,28 +103,17 @@ def test_ctrl_c_during_a_build_stops_it_and_removes_the_worktree(repo: Repo, tmp
     tmp.mkdir()
     marker = tmp_path / "build.pid"
     build = f"echo $$ > {marker}.part && mv {marker}.part {marker} && exec sleep 120"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _CLI_WITH_SIGINT, "bisect", "main~4", "main", "--build", build, "--image", "k.elf"],
-        cwd=repo.path,
-        env=cli_env(TMPDIR=str(tmp)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    args = ("bisect", "main~4", "main", "--build", build, "--image", "k.elf")
+    with cli_process(repo.path, *args, TMPDIR=str(tmp)) as proc:
         deadline = time.monotonic() + 60
         while not marker.exists():
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)  # to the command alone: it must pass it on to the build
         out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == EXIT_INTERRUPTED, out + err
     assert "interrupted; the running build or pytest was stopped, worktrees removed" in err
-    assert_clean(repo, tmp)
+    assert_no_worktree_left(repo, tmp)
     assert not Path(f"/proc/{marker.read_text().strip()}").exists(), "the build was stopped and reaped"
 
 

@@ -23,7 +23,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -31,8 +30,8 @@ import pytest
 
 from pytest_hermit.cli.bisect import EXIT_NOT_SLOWER
 from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_INTERRUPTED, EXIT_OK
-from tests.conftest import REPO, STATE_DIR, cli_env, hermit_cli, hermit_qemu_processes
-from tests.gitrepo import Repo
+from tests.conftest import REPO, STATE_DIR, cli_process, hermit_cli, hermit_qemu_processes
+from tests.gitrepo import Repo, assert_no_worktree_left
 
 #: Boots real VMs: `pytest -m 'not vm'` leaves this file out.
 pytestmark = pytest.mark.vm
@@ -91,11 +90,6 @@ def bisect(port: Repo, tmp: Path, good: str, bad: str, folder: str = "") -> subp
     )
 
 
-def assert_clean(port: Repo, tmp: Path) -> None:
-    assert len(port.worktrees()) == 1, port.worktrees()
-    assert not list(tmp.glob("hermit-bisect-*")), "the temporary directory is removed"
-
-
 def test_bisect_names_the_slower_commit_and_skips_the_one_that_does_not_build(port: Repo, tmp_path: Path) -> None:
     started = time.monotonic()
     proc = bisect(port, tmp_path / "tmp", "main~6", "main")
@@ -113,7 +107,7 @@ def test_bisect_names_the_slower_commit_and_skips_the_one_that_does_not_build(po
     # BAD, the broken middle, its older neighbour (the culprit), the one before: 1 + log2(6) + 1 skip
     assert len(steps) == 4, out
     assert f"bisect: confirm {culprit[:12]} 'sched: getpid takes a detour' against " in out
-    assert_clean(port, tmp_path / "tmp")
+    assert_no_worktree_left(port, tmp_path / "tmp")
     print(f"bisected 6 commits in {seconds:.1f} s: {len(steps)} steps and a confirmation")
 
 
@@ -123,7 +117,7 @@ def test_bad_not_slower_than_good_ends_at_once(port: Repo, tmp_path: Path) -> No
     assert "step 1: " in proc.stdout and "'notes': good, " in proc.stdout
     assert "bisect: BAD is not slower than GOOD" in proc.stdout
     assert "first bad commit" not in proc.stdout
-    assert_clean(port, tmp_path / "tmp")
+    assert_no_worktree_left(port, tmp_path / "tmp")
 
 
 def test_a_slowdown_in_steps_within_the_tolerance_is_not_named(port: Repo, tmp_path: Path) -> None:
@@ -137,14 +131,7 @@ def test_a_slowdown_in_steps_within_the_tolerance_is_not_named(port: Repo, tmp_p
     assert "first bad commit" not in out
     assert f"{second} is slower than GOOD (getpid: 15.000 -> 17.000 cycles (+13.3%, exact)) but not" in proc.stderr
     assert "the numbers are exact, so the slowdown came in several steps, each within the tolerance" in proc.stderr
-    assert_clean(port, tmp_path / "tmp")
-
-
-#: The command with SIGINT at its default action, as in a terminal (see tests/conftest.py).
-_CLI_WITH_SIGINT = (
-    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-    "from pytest_hermit.cli import main; sys.exit(main(sys.argv[1:]))"
-)
+    assert_no_worktree_left(port, tmp_path / "tmp")
 
 
 def test_ctrl_c_while_a_vm_runs_stops_pytest_destroys_the_vm_and_removes_the_worktrees(
@@ -154,16 +141,8 @@ def test_ctrl_c_while_a_vm_runs_stops_pytest_destroys_the_vm_and_removes_the_wor
     tmp.mkdir()
     args = ["bisect", "main~6", "main", "--build", BUILD, "--image", IMAGE, "--", "--hermit-env=icount"]
     args += ["test_port.py", "-p", "no:cacheprovider", f"--hermit-state-dir={STATE_DIR}"]
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _CLI_WITH_SIGINT, *args],
-        cwd=port.path,
-        env=cli_env(TMPDIR=str(tmp)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     marker = ""
-    try:
+    with cli_process(port.path, *args, TMPDIR=str(tmp)) as proc:
         deadline = time.monotonic() + 120
         while not marker:
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
@@ -174,11 +153,7 @@ def test_ctrl_c_while_a_vm_runs_stops_pytest_destroys_the_vm_and_removes_the_wor
             time.sleep(0.1)
         proc.send_signal(signal.SIGINT)  # to the command alone: it passes it on to its pytest
         out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == EXIT_INTERRUPTED, out + err
     assert "interrupted" in err
     assert not hermit_qemu_processes(marker), "the VM of the interrupted pytest is destroyed"
-    assert_clean(port, tmp)
+    assert_no_worktree_left(port, tmp)

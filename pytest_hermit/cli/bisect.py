@@ -39,7 +39,7 @@ from pytest_hermit.bisect import search as bs
 from pytest_hermit.bisect import verdicts
 from pytest_hermit.cli import abrun, children
 from pytest_hermit.cli import worktrees as wt
-from pytest_hermit.cli.common import Out
+from pytest_hermit.cli.common import Out, build_args
 from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED
 
 HELP = "find the first commit between GOOD and BAD whose metrics regressed against GOOD (A/B runs, built in worktrees)"
@@ -324,9 +324,7 @@ def run(req: BisectRequest, out: Out) -> int:
 def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("good", metavar="GOOD", help="git ref of a commit that is not slow (image A of every comparison)")
     p.add_argument("bad", metavar="BAD", help="git ref of a later commit that is slower, on GOOD's line (e.g. main)")
-    p.add_argument("--build", required=True, metavar="CMD", help="shell command that builds the image in a checkout")
-    p.add_argument("--image", required=True, metavar="PATH", help="the built kernel, relative to the checkout")
-    p.add_argument("--initrd", metavar="PATH", help="the built initrd, relative to the checkout (HermitCore apps)")
+    build_args(p)
     p.add_argument(
         "--metric",
         action="append",

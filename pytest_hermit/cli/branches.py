@@ -18,7 +18,7 @@ from pathlib import Path
 from pytest_hermit.cli import children
 from pytest_hermit.cli import worktrees as wt
 from pytest_hermit.cli.abrun import pytest_command
-from pytest_hermit.cli.common import Out
+from pytest_hermit.cli.common import Out, build_args
 from pytest_hermit.exitcodes import EXIT_REFUSED
 
 HELP = "build two git refs in temporary worktrees and judge HEAD against BASE in an interleaved A/B run"
@@ -67,9 +67,7 @@ def run(req: BranchRequest) -> int:
 def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("base", metavar="BASE", help="git ref of the reference (A), e.g. main")
     p.add_argument("head", metavar="HEAD", help="git ref judged against BASE (B), e.g. my-branch or HEAD")
-    p.add_argument("--build", required=True, metavar="CMD", help="shell command that builds the image in a checkout")
-    p.add_argument("--image", required=True, metavar="PATH", help="the built kernel, relative to the checkout")
-    p.add_argument("--initrd", metavar="PATH", help="the built initrd, relative to the checkout (HermitCore apps)")
+    build_args(p)
     p.epilog = "Everything after -- goes to pytest, e.g. ... --build make --image build/k.elf -- tests/"
 
 

@@ -1,4 +1,4 @@
-"""What the commands share: the output (text or Markdown tables), the --dir argument, phrases."""
+"""What the commands share: the output (text or Markdown tables), the --dir and build arguments, phrases."""
 
 from __future__ import annotations
 
@@ -30,6 +30,13 @@ class Out:
 def dir_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dir", type=Path, default=Path(DEFAULT_DIR), help=f"baseline directory (default {DEFAULT_DIR})")
     p.add_argument("--markdown", action="store_true", help="print tables as Markdown")
+
+
+def build_args(p: argparse.ArgumentParser) -> None:
+    """How the commands that build git refs (branches, bisect) build one: a shell command and what it makes."""
+    p.add_argument("--build", required=True, metavar="CMD", help="shell command that builds the image in a checkout")
+    p.add_argument("--image", required=True, metavar="PATH", help="the built kernel, relative to the checkout")
+    p.add_argument("--initrd", metavar="PATH", help="the built initrd, relative to the checkout (HermitCore apps)")
 
 
 def run_words(run: str) -> str:
