@@ -276,7 +276,7 @@ def parse_tolerances(default: float | None, tool: Mapping[str, Any], source: str
         else:
             per_metric[key] = pct(value, f"[tool.hermit.tolerance] {key}")
     chosen = default if default is not None else file_default if file_default is not None else DEFAULT_TOLERANCE
-    return Tolerances(chosen, per_metric, per_env, env_default)
+    return Tolerances(chosen, per_metric, per_env, env_default, default_given=default is not None)
 
 
 @dataclass(frozen=True)

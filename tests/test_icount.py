@@ -48,6 +48,9 @@ def test_icount_has_its_own_default_tolerance_unless_the_user_sets_one() -> None
     own = own.with_env_defaults({"icount": 0.005})
     assert own.of("icount", "malloc") == 0.01
     assert own.of("icount", "getpid") == 0.02
+    # --hermit-tolerance=2 on the command line: this run's choice wins over icount's built-in 0.5%
+    given = parse_tolerances(0.02, {}, "pyproject.toml").with_env_defaults({"icount": 0.005})
+    assert given.of("icount", "getpid") == 0.02 and given.of("qemu", "getpid") == 0.02
 
 
 def _exact(**host: str) -> bl.Context:

@@ -43,13 +43,17 @@ class Tolerances:
     Looked up in this order: the environment's table for the metric, the
     environment's own default (``default`` in its table, else the
     environment's built-in one: icount's exact numbers have 0.5%), the
-    metric's, then the default.
+    metric's, then the default. A default the user gave
+    (``--hermit-tolerance`` or its ini twin) replaces the built-in ones: the
+    command line says what this run wants.
     """
 
     default: float = DEFAULT_TOLERANCE
     per_metric: Mapping[str, float] = field(default_factory=dict)
     per_env: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     env_default: Mapping[str, float] = field(default_factory=dict)
+    #: ``default`` came from --hermit-tolerance (or hermit_tolerance), not from the built-in value.
+    default_given: bool = False
 
     def of(self, env: str, metric: str) -> float:
         env_table = self.per_env.get(env, {})
@@ -60,7 +64,9 @@ class Tolerances:
         return self.per_metric.get(metric, self.default)
 
     def with_env_defaults(self, defaults: Mapping[str, float]) -> Tolerances:
-        """These tolerances with environments' built-in defaults where the user's tables set none."""
+        """These tolerances with environments' built-in defaults where the user set none."""
+        if self.default_given:
+            return self
         merged = {**defaults, **self.env_default}
         return replace(self, env_default=merged)
 
