@@ -1,4 +1,4 @@
-"""The ``pytest-hermit`` command: look at saved baselines and compare two of them.
+"""The ``pytest-hermit`` command: baselines, branch comparisons, history and bisection.
 
 ::
 
@@ -7,11 +7,14 @@
     pytest-hermit compare NAME_A NAME_B --dir DIR [--tolerance 5] [--allow-foreign-baseline] [--markdown]
     pytest-hermit branches BASE HEAD --build CMD --image PATH [--initrd PATH] [-- PYTEST_ARGS]
     pytest-hermit bisect GOOD BAD --build CMD --image PATH [--initrd PATH] [--metric M] [-- PYTEST_ARGS]
+    pytest-hermit history [--dir DIR] [--env E] [--metric M] [--md FILE] [--plot DIR]
+    pytest-hermit history prune [--keep-last N] [--before DATE] [--dir DIR] [--dry-run]
 
 ``compare`` applies the gate's statistics (:mod:`pytest_hermit.gate.stats`) to two
 saved baselines, B judged against A, one family per (test, environment).
 
-Exit status (shared with the plugin, see ``docs/statistics.md``):
+Exit status (shared with the plugin, see ``docs/statistics.md``; ``bisect``
+and ``history`` document their own in ``--help``):
 
 * 0 (:data:`EXIT_OK`): no regression;
 * 1 (:data:`EXIT_REGRESSION`): at least one regression (wins over refusals: the
@@ -66,7 +69,7 @@ RUN_PYTEST = {"branches", "bisect"}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="pytest-hermit", description="Inspect and compare pytest-hermit baselines.")
+    parser = _Parser(prog="pytest-hermit", description="Baselines, branch comparisons, history and bisection of pytest-hermit measurements.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     for name, (help_text, add_args, run) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
