@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,36 +140,9 @@ _CLI_WITH_SIGINT = (
 
 
 @contextlib.contextmanager
-def cli_process(cwd: Path, *args: str, **env: str) -> Iterator[subprocess.Popen[str]]:
-    """``pytest-hermit ARGS`` in a process of its own, for a test to interrupt; always ended and waited for."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _CLI_WITH_SIGINT, *args],
-        cwd=cwd,
-        env=cli_env(**env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
-
-
-@contextlib.contextmanager
-def inner_pytest(folder: Path, *args: str, state_dir: Path = STATE_DIR) -> Iterator[subprocess.Popen[str]]:
-    """A pytest of the plugin in its own process (Ctrl-C and kill -9 need one), always ended and waited for."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _PYTEST_WITH_SIGINT, "-p", "no:cacheprovider", f"--hermit-state-dir={state_dir}", *args],
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
+def _ended_process(cmd: list[str], cwd: Path, **popen: Any) -> Iterator[subprocess.Popen[str]]:
+    """``cmd`` with its output piped, for a test to interrupt; always killed if still running, and waited for."""
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, **popen)
     try:
         yield proc
     finally:
@@ -177,6 +151,28 @@ def inner_pytest(folder: Path, *args: str, state_dir: Path = STATE_DIR) -> Itera
         if proc.stdout is not None and not proc.stdout.closed:
             proc.communicate()
         proc.wait()
+
+
+def cli_process(cwd: Path, *args: str, **env: str) -> contextlib.AbstractContextManager[subprocess.Popen[str]]:
+    """``pytest-hermit ARGS`` in a process of its own, for a test to interrupt; always ended and waited for."""
+    cmd = [sys.executable, "-c", _CLI_WITH_SIGINT, *args]
+    return _ended_process(cmd, cwd, env=cli_env(**env), stderr=subprocess.PIPE)
+
+
+def inner_pytest(
+    folder: Path, *args: str, state_dir: Path = STATE_DIR
+) -> contextlib.AbstractContextManager[subprocess.Popen[str]]:
+    """A pytest of the plugin in its own process (Ctrl-C and kill -9 need one), always ended and waited for."""
+    cmd = [
+        sys.executable,
+        "-c",
+        _PYTEST_WITH_SIGINT,
+        "-p",
+        "no:cacheprovider",
+        f"--hermit-state-dir={state_dir}",
+        *args,
+    ]
+    return _ended_process(cmd, folder, stderr=subprocess.STDOUT)
 
 
 def wait_for_qemu(proc: subprocess.Popen[str], marker: str, within: float = 120) -> None:
@@ -189,3 +185,19 @@ def wait_for_qemu(proc: subprocess.Popen[str], marker: str, within: float = 120)
             proc.kill()
             pytest.fail(f"no VM started within {within:g} s:\n{proc.communicate()[0]}")
         time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def help_text(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """``pytest --help`` of the installed plugin, for tests that check the options docs and examples use."""
+    # outside the repository, so only the installed plugin speaks, not this checkout's ini
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--help", "-p", "no:cacheprovider"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path_factory.mktemp("help"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout

@@ -56,16 +56,8 @@ def test_it_runs_on_pushes_to_main_one_at_a_time_on_any_runner(workflow: dict[An
     assert "--hermit-env=icount" in script_of(job)
 
 
-def test_every_option_and_command_it_uses_exists(workflow: dict[Any, Any]) -> None:
+def test_every_option_and_command_it_uses_exists(workflow: dict[Any, Any], help_text: str) -> None:
     text = WORKFLOW.read_text()
-    help_text = subprocess.run(
-        [sys.executable, "-m", "pytest", "--help", "-p", "no:cacheprovider"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-        cwd=ROOT / "docs",
-    ).stdout
     unknown = sorted(set(OPTION.findall(text)) - set(OPTION.findall(help_text)))
     assert not unknown, f"pytest --help does not list {unknown}"
     for command in ("history", "bisect"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,21 +25,6 @@ def workflow() -> dict[Any, Any]:
     document = yaml.safe_load(WORKFLOW.read_text())
     assert isinstance(document, dict), "the workflow is not a YAML mapping"
     return document
-
-
-@pytest.fixture(scope="module")
-def help_text(tmp_path_factory: pytest.TempPathFactory) -> str:
-    # outside the repository, so only the installed plugin speaks, not this checkout's ini
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "--help", "-p", "no:cacheprovider"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=tmp_path_factory.mktemp("help"),
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
 
 
 def triggers(workflow: dict[Any, Any]) -> dict[str, Any]:

@@ -69,7 +69,10 @@ RUN_PYTEST = {"branches", "bisect"}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="pytest-hermit", description="Baselines, branch comparisons, history and bisection of pytest-hermit measurements.")
+    parser = _Parser(
+        prog="pytest-hermit",
+        description="Baselines, branch comparisons, history and bisection of pytest-hermit measurements.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     for name, (help_text, add_args, run) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

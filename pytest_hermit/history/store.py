@@ -22,11 +22,11 @@ import json
 import os
 import re
 import secrets
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_hermit.gate.baselines import fsync_dir, write_durable_temp
 from pytest_hermit.history.records import RecordError, RunRecord, parse, to_document
 
 __all__ = ["DEFAULT_DIR", "Loaded", "append", "load_all", "prune_plan", "record_name", "remove"]
@@ -48,17 +48,6 @@ def record_name(record: RunRecord, random_part: str | None = None) -> str:
     return f"{stamp}-{commit}-{random_part or secrets.token_hex(8)}.json"
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError as exc:  # some file systems cannot fsync a directory
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
-            raise
-    finally:
-        os.close(fd)
-
-
 def append(directory: Path, record: RunRecord) -> Path:
     """Write ``record`` as a new file in ``directory`` (created if needed); the path written.
 
@@ -67,14 +56,8 @@ def append(directory: Path, record: RunRecord) -> Path:
     """
     directory.mkdir(parents=True, exist_ok=True)
     text = json.dumps(to_document(record), indent=1, allow_nan=False) + "\n"
-    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=".record-", suffix=".tmp")
-    tmp = Path(tmp_name)
+    tmp = write_durable_temp(directory, ".record-", text)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
         while True:
             path = directory / record_name(record)
             try:
@@ -93,7 +76,7 @@ def append(directory: Path, record: RunRecord) -> Path:
                 break
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(directory)
+    fsync_dir(directory)
     return path
 
 
