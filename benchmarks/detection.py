@@ -194,6 +194,7 @@ def experiment(
     draws: int,
     truth: dict[str, float],
     same_pool: bool,
+    tolerance: float = 0.05,
 ) -> dict[str, dict[str, float]]:
     """Rates per metric over ``draws`` experiments of b boots x r reps a side."""
     counts = {
@@ -210,7 +211,7 @@ def experiment(
             cur = [cur_pool[i] for i in rng.choice(len(cur_pool), b, replace=False)]
         pairs = [(samples(base, m, r), samples(cur, m, r)) for m in METRICS]
         seed = int(rng.integers(2**31))
-        for (bs, cs), c in zip(pairs, stats.judge_all(pairs, lambda _s: 0.05, seed=seed), strict=True):
+        for (bs, cs), c in zip(pairs, stats.judge_all(pairs, lambda _s: tolerance, seed=seed), strict=True):
             k = counts[c.metric]
             k[c.verdict.name.lower()] += 1
             k["covered"] += c.interval.contains(truth[c.metric])
@@ -219,7 +220,9 @@ def experiment(
     return {m: {k: v / draws for k, v in c.items()} for m, c in counts.items()}
 
 
-def analyse(env: str, draws: int, aa_draws: int, seed: int, boot_counts: Sequence[int]) -> None:
+def analyse(
+    env: str, draws: int, aa_draws: int, seed: int, boot_counts: Sequence[int], tolerance: float = 0.05
+) -> None:
     pools, meta = load_pools(env)
     rng = np.random.default_rng(seed)
     none = pools["none"]
@@ -257,19 +260,21 @@ def analyse(env: str, draws: int, aa_draws: int, seed: int, boot_counts: Sequenc
     for b in [b for b in boot_counts if 2 * b <= n_none]:
         for r in rs:
             t0 = time.monotonic()
-            aa = experiment(rng, none, none, b, r, aa_draws, dict.fromkeys(METRICS, 0.0), same_pool=True)
+            aa = experiment(rng, none, none, b, r, aa_draws, dict.fromkeys(METRICS, 0.0), True, tolerance)
             rows.append({"kind": "A/A", "arm": "none", "boots": b, "reps": r, "rates": aa})
             for arm in pools:
                 # An arm drawn whole every time would not vary: keep B at most half its pool.
                 if arm == "none" or 2 * b > len(pools[arm]):
                     continue
                 truth = {m: true_change(none, pools[arm], m) for m in METRICS}
-                res = experiment(rng, none, pools[arm], b, r, draws, truth, same_pool=False)
+                res = experiment(rng, none, pools[arm], b, r, draws, truth, False, tolerance)
                 rows.append({"kind": "vs none", "arm": arm, "boots": b, "reps": r, "truth": truth, "rates": res})
             print(f"B={b} R={r}: {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
     out["rows"] = rows
     out["needed"] = boots_needed(rows, reps_collected, out["wall_s_per_boot"])
-    _write(RESULTS / f"detection-{env}.json", out)
+    out["tolerance"] = tolerance
+    suffix = "" if tolerance == 0.05 else f"-tol{tolerance * 100:g}"
+    _write(RESULTS / f"detection-{env}{suffix}.json", out)
     print(report(out))
 
 
@@ -304,7 +309,7 @@ def report(out: dict[str, Any]) -> str:
         f"pools ({out['env']}): "
         + ", ".join(f"{a} {n}" for a, n in out["pool_boots"].items())
         + f" boots x {out['reps_collected']} reps; draws {out['aa_draws']} (A/A), {out['draws']} (power); "
-        + f"{out['wall_s_per_boot']:.2f} s per boot (median)",
+        + f"{out['wall_s_per_boot']:.2f} s per boot (median); tolerance {out['tolerance']:.1%}",
         "",
         "Noise (no-injection pool): "
         + ", ".join(
@@ -400,11 +405,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     a.add_argument("--aa-draws", type=int, default=1500, help="experiments per A/A cell")
     a.add_argument("--seed", type=int, default=4)
     a.add_argument("--boots", default="3,5,10,15,20,30", help="boots per side of the drawn experiments")
+    a.add_argument("--tolerance", type=float, default=5.0, help="the gate's tolerance in percent (default 5)")
     args = parser.parse_args(argv)
     if args.cmd == "collect":
         collect(args.env, args.boots, args.reps, args.arms.split(","), args.budget, args.timeout, args.part)
     else:
-        analyse(args.env, args.draws, args.aa_draws, args.seed, [int(x) for x in args.boots.split(",")])
+        boots = [int(x) for x in args.boots.split(",")]
+        analyse(args.env, args.draws, args.aa_draws, args.seed, boots, args.tolerance / 100)
     return 0
 
 
