@@ -78,15 +78,15 @@ def test_all_reports_in_one_run(pytester: pytest.Pytester, monkeypatch: pytest.M
 
 def test_ab_same_image_passes_and_slowed_b_fails(pytester: pytest.Pytester, reference_guest: Path) -> None:
     pytester.makepyfile(test_ab=BASIC)
-    # A busy host spread boots by ±50-70% and left +30% inconclusive at 10 pairs (CI, measured):
-    # while undecided the gate adds pairs, up to 40.
-    common = ("--hermit-env=qemu", "--hermit-boots=10", "--hermit-reps=5", "--hermit-max-boots=40")
+    # A busy host spread boots by ±47-74% and left +30% inconclusive at 10 pairs (CI, measured):
+    # +100% here (sensitivity is benchmarks/detection.py's job), and pairs added while undecided.
+    common = ("--hermit-env=qemu", "--hermit-boots=10", "--hermit-reps=5", "--hermit-max-boots=20")
     common = (*common, f"--hermit-ab={reference_guest}")
     same = run_pytest(pytester, *common, "--hermit-ab-seed=1")
     same.assert_outcomes(passed=1)
     same.stdout.fnmatch_lines(["*A/B run*seed 1*", "*change against baseline 'A (refguest.elf, interleaved)'*"])
 
-    slow = run_pytest(pytester, *common, "--hermit-ab-cmdline=inject=getpid:30")
+    slow = run_pytest(pytester, *common, "--hermit-ab-cmdline=inject=getpid:100")
     assert_getpid_regressed(slow)
 
 
