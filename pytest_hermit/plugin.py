@@ -39,7 +39,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_Counting(config.stash[_TALLY]), "hermit-tally")
     if workers.worker_count(config):
         config.stash[_GATHERED] = workers.Gathered()
-        workers.share_settings(config, config.stash[SESSION_KEY])
+    workers.take_settings(config, config.stash[SESSION_KEY])
     config.pluginmanager.register(fixtures, "hermit-fixtures")
     # A CI job cancelled with SIGTERM must still destroy its VMs.
     end_on_sigterm()
@@ -166,6 +166,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         # A regression (1) or broken run (6) must keep its status; only a run
         # that would otherwise pass says that its outputs are missing.
         session.exitstatus = EXIT_OUTPUT
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    session = node.config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        workers.hand_settings(node.workerinput, session)
 
 
 @pytest.hookimpl(optionalhook=True)

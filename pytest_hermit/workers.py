@@ -17,7 +17,7 @@ serial run's.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -55,7 +55,7 @@ def worker_count(config: pytest.Config) -> int:
 
 
 def check_options(config: pytest.Config) -> None:
-    """Refuse what cannot work under pytest-xdist, and pass the controller's choices on to the workers.
+    """Refuse what cannot work under pytest-xdist.
 
     Workers on other machines (``--tx ssh=...``) would boot there with this
     machine's paths, state folder and transcripts: hosts are reached through
@@ -72,10 +72,25 @@ def check_options(config: pytest.Config) -> None:
         )
 
 
-def share_settings(config: pytest.Config, session: HermitSession) -> None:
-    """Hand the controller's drawn A/B seed to the workers (they get its options), so each uses the one shown."""
-    if worker_count(config) and session.settings.ab_kernel is not None:
-        config.option.hermit_ab_seed = session.settings.ab_seed
+#: Key in a worker's ``workerinput`` of the controller's A/B seed.
+SEED_KEY = "pytest_hermit_ab_seed"
+
+
+def hand_settings(workerinput: dict[str, Any], session: HermitSession) -> None:
+    """Give a starting worker the controller's drawn A/B seed.
+
+    Workers parse the command line again: each would draw a seed of its own,
+    not the one the controller's header shows.
+    """
+    if session.settings.ab_kernel is not None:
+        workerinput[SEED_KEY] = session.settings.ab_seed
+
+
+def take_settings(config: pytest.Config, session: HermitSession) -> None:
+    """In a worker: use the controller's A/B seed, the one its header shows."""
+    seed = getattr(config, "workerinput", {}).get(SEED_KEY)
+    if seed is not None:
+        session.settings = replace(session.settings, ab_seed=int(seed))
 
 
 def header_lines(config: pytest.Config, session: HermitSession) -> list[str]:

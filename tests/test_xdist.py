@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_OUTPUT, EXIT_REFUSED
@@ -141,3 +143,27 @@ def test_workers_on_other_machines_are_refused(pytester: pytest.Pytester) -> Non
     result = run_pytest(pytester, "-d", "--tx", "ssh=bench1//python=python3")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*on this machine only (-n N); --tx ssh=bench1*libvirt URI*"])
+
+
+SEED = """
+from pathlib import Path
+
+from pytest_hermit.session import session_of
+
+def test_seed_a(request):
+    Path(f"seed-{request.node.name}").write_text(str(session_of(request.config).settings.ab_seed))
+
+def test_seed_b(request):
+    Path(f"seed-{request.node.name}").write_text(str(session_of(request.config).settings.ab_seed))
+"""
+
+
+def test_every_worker_uses_the_a_b_seed_the_header_shows(pytester: pytest.Pytester) -> None:
+    """Drawn in each process, the seeds would differ from worker to worker and from the one shown."""
+    pytester.makepyfile(test_seed=SEED)
+    (pytester.path / "b.elf").write_bytes(b"image B")
+    result = run_pytest(pytester, "-n", "2", "--hermit-ab=b.elf")
+    assert result.ret == 0
+    shown = re.search(r"random boot order seed (\d+)", result.stdout.str())
+    assert shown is not None
+    assert {p.read_text() for p in pytester.path.glob("seed-*")} == {shown.group(1)}
