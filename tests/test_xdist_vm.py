@@ -6,8 +6,11 @@ run must agree to the last digit.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,7 @@ import pytest
 from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_REFUSED
 from pytest_hermit.gate import baselines as bl
 from pytest_hermit.results.samples import Samples
-from tests.conftest import REPO, run_pytest
+from tests.conftest import REPO, hermit_qemu_processes, inner_pytest, run_pytest
 
 pytestmark = [pytest.mark.vm, pytest.mark.usefixtures("reference_guest")]
 pytest.importorskip("xdist")
@@ -132,3 +135,45 @@ def test_gate_verdicts_refusals_and_broken_runs_keep_their_exit_statuses(pyteste
     broken.assert_outcomes(failed=4)
     assert broken.ret == EXIT_BROKEN
     broken.stdout.fnmatch_lines(["*[[]hermit: broken run[]]*"])
+
+
+LONG = """
+def test_long_a(hermit_run):
+    hermit_run("basic", boots=30)
+
+def test_long_b(hermit_run):
+    hermit_run("basic", boots=30)
+"""
+
+
+def _children(pid: int) -> list[int]:
+    """The processes ``pid`` started (its xdist workers)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _worker_qemus(workers: list[int]) -> list[str]:
+    return [line for pid in workers for line in hermit_qemu_processes(f"guest=hermit-qemu-{pid}-")]
+
+
+def test_ctrl_c_of_the_controller_leaves_no_vm_of_any_worker(pytester: pytest.Pytester) -> None:
+    """The workers' VMs are destroyed when only the controller is interrupted (its workers see their channel go)."""
+    folder = pytester.mkdir("long")
+    (folder / "test_long.py").write_text(LONG)
+    with inner_pytest(folder, "-n", "2", "--hermit-env=qemu") as proc:
+        deadline = time.monotonic() + 120
+        workers: list[int] = []
+        while not _worker_qemus(workers):
+            assert proc.poll() is None and time.monotonic() < deadline, "no worker booted a VM"
+            workers = _children(proc.pid)
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, out
+    deadline = time.monotonic() + 30
+    while _worker_qemus(workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _worker_qemus(workers) == []
