@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import pytest
 
+from pytest_hermit import workers
 from pytest_hermit.call import measure
 from pytest_hermit.errors import ConfigError
 from pytest_hermit.gate.judge import Judged
@@ -95,15 +97,22 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
     terminal = request.config.pluginmanager.get_plugin("terminalreporter")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
 
+    in_worker = workers.worker_id(request.config) is not None
+
     def progress(what: str, index: int, boots: int, record: BootRecord) -> None:
-        if terminal is None:
+        if terminal is None and not in_worker:
             return
         first = f", first line after {record.first_line_ms:.0f} ms" if record.first_line_ms is not None else ""
         line = f"hermit: {what} boot {index}/{boots} done in {record.wall_s:.2f} s{first}"
         # The test's output is captured at the fd level; progress must reach the real terminal.
         with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
-            terminal.ensure_newline()
-            terminal.write_line(line)
+            if in_worker:
+                # A pytest-xdist worker's stdout is its channel to the controller; its stderr is the terminal's.
+                sys.stderr.write(workers.progress_line(request.config, line) + "\n")
+                sys.stderr.flush()
+            elif terminal is not None:
+                terminal.ensure_newline()
+                terminal.write_line(line)
 
     def hermit_run_(workload: str, boots: int | None = None, reps: int | None = None, cmdline: str = "") -> Measurement:
         nonlocal calls

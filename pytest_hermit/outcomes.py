@@ -47,7 +47,10 @@ class Tally:
     failed: dict[Kind, list[str]] = field(default_factory=dict)
 
     def add(self, nodeid: str, error: BaseException | None) -> None:
-        self.failed.setdefault(classify(error), []).append(nodeid)
+        self.add_kind(nodeid, classify(error))
+
+    def add_kind(self, nodeid: str, kind: Kind) -> None:
+        self.failed.setdefault(kind, []).append(nodeid)
 
     def exit_status(self) -> int | None:
         """A more precise status than pytest's 1, when every failure is ours and none is a regression.
@@ -62,3 +65,11 @@ class Tally:
         if self.failed.get(Kind.REFUSED):
             return EXIT_REFUSED
         return None
+
+
+def kind_named(value: object) -> Kind:
+    """The kind a test report carries (its ``Kind.value``, which crosses from a pytest-xdist worker); OTHER if none."""
+    try:
+        return Kind(value)
+    except ValueError:
+        return Kind.OTHER

@@ -7,15 +7,17 @@ from typing import Any
 
 import pytest
 
-from pytest_hermit import fixtures, options, outputs, recording
+from pytest_hermit import fixtures, options, outputs, recording, workers
 from pytest_hermit.exitcodes import EXIT_OUTPUT
-from pytest_hermit.outcomes import Tally, describe
+from pytest_hermit.outcomes import Tally, classify, describe, kind_named
 from pytest_hermit.report.terminal import summary_lines
 from pytest_hermit.session import OUTCOME_KEY, SESSION_KEY, HermitSession
 from pytest_hermit.vm.boot import LiveDomains
 from pytest_hermit.vm.signals import end_on_sigterm
 
 _TALLY = pytest.StashKey[Tally]()
+#: Under pytest-xdist, in the controller: what its workers handed over.
+_GATHERED = pytest.StashKey[workers.Gathered]()
 
 MARKER_DOC = (
     "hermit(envs=None): run this test only in the named environments "
@@ -31,8 +33,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_DOC)
     if config.option.help:
         return
+    workers.check_options(config)
     config.stash[SESSION_KEY] = HermitSession.from_config(config)
     config.stash[_TALLY] = Tally()
+    config.pluginmanager.register(_Counting(config.stash[_TALLY]), "hermit-tally")
+    if workers.worker_count(config):
+        config.stash[_GATHERED] = workers.Gathered()
+    workers.take_settings(config, config.stash[SESSION_KEY])
     config.pluginmanager.register(fixtures, "hermit-fixtures")
     # A CI job cancelled with SIGTERM must still destroy its VMs.
     end_on_sigterm()
@@ -63,7 +70,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         )
     elif s.gate.compare:
         lines.append(f"hermit: comparing with baseline {s.gate.compare!r} in {s.gate.baseline_dir}")
-    return lines
+    return lines + workers.header_lines(config, session)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -105,7 +112,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         # Our errors already say what went wrong and where; a traceback through
         # the plugin would only bury that.
         report.longrepr = text
-    item.config.stash[_TALLY].add(item.nodeid, error)
+    # On the report, not only in this process: a pytest-xdist controller sees the report alone.
+    setattr(report, workers.FAILURE_ATTR, classify(error).value)
+
+
+class _Counting:
+    """Counts failed tests by kind from their reports: the serial run's and the ones workers send alike."""
+
+    def __init__(self, tally: Tally) -> None:
+        self.tally = tally
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed:
+            self.tally.add_kind(report.nodeid, kind_named(getattr(report, workers.FAILURE_ATTR, None)))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -126,8 +145,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     LiveDomains.destroy_all()
     hermit = config.stash[SESSION_KEY]
+    if workers.worker_id(config) is not None:
+        workers.hand_over(config, hermit)  # the controller writes everything, once
+        return
+    gathered = config.stash.get(_GATHERED, None)
     written = outputs.finish(hermit)
-    recorded = recording.finish(hermit)  # after the reports: a failure of one never stops the other
+    # After the reports: a failure of one never stops the other.
+    if gathered is None:
+        recorded = recording.finish(hermit)
+    elif gathered.history_errors:
+        hermit.notes.extend(gathered.history_errors)
+        recorded = False
+    else:
+        recorded = recording.finish(hermit, gathered.history)
     if exitstatus == pytest.ExitCode.TESTS_FAILED:
         status = config.stash[_TALLY].exit_status()
         if status is not None:
@@ -136,3 +166,26 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         # A regression (1) or broken run (6) must keep its status; only a run
         # that would otherwise pass says that its outputs are missing.
         session.exitstatus = EXIT_OUTPUT
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    session = node.config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        workers.hand_settings(node.workerinput, session)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    gathered = node.config.stash.get(_GATHERED, None)
+    if gathered is not None:
+        workers.collected(gathered, ids)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    config = node.config
+    gathered = config.stash.get(_GATHERED, None)
+    part = getattr(node, "workeroutput", {}).get(workers.KEY)
+    if gathered is not None and part is not None:
+        workers.take_in(config.stash[SESSION_KEY], gathered, part, node.gateway.id)

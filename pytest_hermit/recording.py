@@ -3,8 +3,9 @@
 pytest glue: reads the session (measurements, verdicts, git state, each
 measurement's context), hands the record to :mod:`pytest_hermit.history.store`,
 and leaves a line for the terminal summary in ``session.notes``. Under
-pytest-xdist every worker is a session of its own and appends its own
-record; ``pytest-hermit history`` pools the records of one commit.
+pytest-xdist each worker builds the measurements of its part (only it knows
+its host) and the controller appends them as one record of the run
+(:mod:`pytest_hermit.workers`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import uuid
 
 from pytest_hermit._version import __version__
 from pytest_hermit.history import store
-from pytest_hermit.history.records import RunRecord, build_record
+from pytest_hermit.history.records import MeasurementRecord, RunRecord, build_record
 from pytest_hermit.session import HermitSession
 
 
@@ -32,8 +33,26 @@ def record_of(session: HermitSession) -> RunRecord:
     )
 
 
-def finish(session: HermitSession) -> bool:
-    """Append the run's record when --hermit-history asks for one; False when it could not be written."""
+def record_from_workers(session: HermitSession, measured: list[MeasurementRecord]) -> RunRecord:
+    """One record of a pytest-xdist run: the workers' measurements under the controller's run id and date."""
+    return RunRecord(
+        run_id=uuid.uuid4().hex,
+        date=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+        git_commit=session.git.commit,
+        git_branch=session.git.branch,
+        git_dirty=session.git.dirty,
+        plugin_version=__version__,
+        baseline=session.settings.gate.compare,
+        measurements=tuple(measured),
+    )
+
+
+def finish(session: HermitSession, from_workers: list[MeasurementRecord] | None = None) -> bool:
+    """Append the run's record when --hermit-history asks for one; False when it could not be written.
+
+    ``from_workers``: under pytest-xdist, the record's measurements as the
+    workers built them (the controller measured nothing itself).
+    """
     directory = session.settings.history
     if directory is None or not session.measurements:
         return True  # nothing asked, or nothing measured: a record of nothing would only be noise
@@ -44,7 +63,7 @@ def finish(session: HermitSession) -> bool:
         )
         return True
     try:
-        record = record_of(session)
+        record = record_of(session) if from_workers is None else record_from_workers(session, from_workers)
         path = store.append(directory, record)
     except Exception as exc:  # noqa: BLE001  any failure (libvirt for the host, the disk) must be a note and status 8, not an INTERNALERROR
         session.notes.append(

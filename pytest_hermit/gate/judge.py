@@ -309,6 +309,15 @@ class Gate:
             entry = bl.Entry(measurement.test_id, measurement.env, samples, context, measurement.run)
             self._to_save[entry.key] = entry
 
+    def pending(self) -> list[bl.Entry]:
+        """The entries --hermit-save will save at the end of the run."""
+        return list(self._to_save.values())
+
+    def add_pending(self, entries: list[bl.Entry]) -> None:
+        """Queue entries measured elsewhere (a pytest-xdist worker) for this gate's one save."""
+        for entry in entries:
+            self._to_save[entry.key] = entry
+
     def withhold(self, test: str, env: str, run: str, reason: str) -> None:
         """Note a measurement that --hermit-save will not save (only when saving)."""
         if self.settings.save:

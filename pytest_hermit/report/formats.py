@@ -10,11 +10,13 @@ import datetime as dt
 import platform
 import statistics
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from pytest_hermit._version import __version__
 from pytest_hermit.gate.git import GitState
 from pytest_hermit.gate.judge import Judged
+from pytest_hermit.gate.stats import Comparison, ConfidenceInterval, Verdict
 from pytest_hermit.report.tables import render_markdown
 from pytest_hermit.report.terminal import build_comparison_tables, build_tables
 from pytest_hermit.results.measurement import Measurement
@@ -41,7 +43,8 @@ def markdown(measurements: list[Measurement], judged: list[Judged], baseline: st
     return "\n".join(parts)
 
 
-def _samples_doc(samples: Samples) -> dict[str, Any]:
+def samples_document(samples: Samples) -> dict[str, Any]:
+    """The samples of one metric as the reports hold them (its name is the key beside it)."""
     return {
         "unit": samples.unit,
         "direction": samples.direction.value,
@@ -50,26 +53,70 @@ def _samples_doc(samples: Samples) -> dict[str, Any]:
     }
 
 
+def comparison_document(c: Comparison, env: str) -> dict[str, Any]:
+    """A comparison as the JSON report holds it: every field, so :func:`comparison_from_document` restores it."""
+    return {
+        "verdict": c.verdict.name.lower(),
+        "method": c.method,
+        "strict": c.strict,
+        "change": c.change,
+        "interval": [c.interval.low, c.interval.high],
+        "confidence": c.interval.level,
+        "p_value": c.p_value,
+        "p_adjusted": c.p_adjusted,
+        "tolerance": c.tolerance,
+        "baseline_location": c.baseline_location,
+        "current_location": c.current_location,
+        "message": c.message(env),
+        "family_size": c.family_size,
+        "alpha": c.alpha,
+        "baseline_boots": c.baseline_boots,
+        "baseline_reps": c.baseline_reps,
+        "current_boots": c.current_boots,
+        "current_reps": c.current_reps,
+        "boots_needed": c.boots_needed,
+    }
+
+
+def comparison_from_document(d: dict[str, Any], metric: str, unit: str, direction: str) -> Comparison:
+    """The comparison :func:`comparison_document` wrote (the metric's name, unit and direction sit beside it)."""
+    return Comparison(
+        metric=metric,
+        unit=unit,
+        direction=Direction(direction),
+        baseline_location=d["baseline_location"],
+        current_location=d["current_location"],
+        change=d["change"],
+        interval=ConfidenceInterval(d["interval"][0], d["interval"][1], d["confidence"]),
+        p_value=d["p_value"],
+        p_adjusted=d["p_adjusted"],
+        family_size=d["family_size"],
+        tolerance=d["tolerance"],
+        alpha=d["alpha"],
+        verdict=Verdict[d["verdict"].upper()],
+        baseline_boots=d["baseline_boots"],
+        baseline_reps=d["baseline_reps"],
+        current_boots=d["current_boots"],
+        current_reps=d["current_reps"],
+        boots_needed=d["boots_needed"],
+        method=d["method"],
+        strict=d["strict"],
+    )
+
+
+def samples_from_document(metric: str, d: dict[str, Any]) -> Samples:
+    return Samples(
+        metric, d["unit"], tuple(tuple(float(v) for v in b) for b in d["per_boot"]), Direction(d["direction"])
+    )
+
+
 def results_json(measurements: list[Measurement], judged: list[Judged], context: dict[str, Any]) -> dict[str, Any]:
     """Every sample, every verdict and the run's context (schema documented in docs/reports.md)."""
     verdicts: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for j in judged:
         m = j.measurement
         for c in j.comparisons:
-            verdicts[(m.test_id, m.env, m.run, c.metric)] = {
-                "verdict": c.verdict.name.lower(),
-                "method": c.method,
-                "strict": c.strict,
-                "change": c.change,
-                "interval": [c.interval.low, c.interval.high],
-                "confidence": c.interval.level,
-                "p_value": c.p_value,
-                "p_adjusted": c.p_adjusted,
-                "tolerance": c.tolerance,
-                "baseline_location": c.baseline_location,
-                "current_location": c.current_location,
-                "message": c.message(j.measurement.env),
-            }
+            verdicts[(m.test_id, m.env, m.run, c.metric)] = comparison_document(c, m.env)
     runs = []
     for m in measurements:
         runs.append(
@@ -87,12 +134,49 @@ def results_json(measurements: list[Measurement], judged: list[Judged], context:
                 "counted": m.counted,
                 "transcripts": [str(p) for p in m.transcripts],
                 "metrics": {
-                    name: {**_samples_doc(s), "comparison": verdicts.get((m.test_id, m.env, m.run, name))}
+                    name: {**samples_document(s), "comparison": verdicts.get((m.test_id, m.env, m.run, name))}
                     for name, s in m.samples.items()
                 },
             }
         )
     return {"schema": RESULTS_SCHEMA, "version": RESULTS_VERSION, "context": context, "runs": runs}
+
+
+def read_results(document: dict[str, Any]) -> tuple[list[Measurement], list[Judged]]:
+    """The measurements and judged comparisons of a :func:`results_json` document, as they were.
+
+    pytest-xdist workers hand their numbers to the controller in this form,
+    so there is one JSON shape of a run, not two. A judged measurement is the
+    same object as the one in the list (as in a serial run); references
+    (baseline samples) are not in the report and stay empty.
+    """
+    measurements, judged = [], []
+    for run in document["runs"]:
+        metrics = run["metrics"]
+        m = Measurement(
+            env=run["env"],
+            workload=run["workload"],
+            samples={name: samples_from_document(name, d) for name, d in metrics.items()},
+            boots=run["boots"],
+            reps=run["reps"],
+            cmdline=run["cmdline"],
+            transcripts=tuple(Path(p) for p in run["transcripts"]),
+            hypervisor=run["hypervisor"],
+            tsc_khz=run["tsc_khz"],
+            emulated=run["emulated"],
+            counted=run["counted"],
+            test_id=run["test"],
+            run=run["run"],
+        )
+        measurements.append(m)
+        comparisons = [
+            comparison_from_document(d["comparison"], name, d["unit"], d["direction"])
+            for name, d in metrics.items()
+            if d["comparison"] is not None
+        ]
+        if comparisons:
+            judged.append(Judged(m, comparisons))
+    return measurements, judged
 
 
 def _seconds(samples: Samples, tsc_khz: int | None, counted: bool = False) -> tuple[list[float], str]:
