@@ -201,3 +201,15 @@ def help_text(tmp_path_factory: pytest.TempPathFactory) -> str:
     )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
+
+
+@pytest.fixture(scope="session")
+def loopback_libvirtd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``qemu+tcp://127.0.0.1:PORT/system`` of a libvirtd of our own (``tests/libvirtd_host.py``).
+
+    Tests that use it are skipped with the daemon's own words when it cannot start.
+    """
+    from tests import libvirtd_host
+
+    with libvirtd_host.running(tmp_path_factory.mktemp("libvirtd")) as daemon:
+        yield daemon.uri

@@ -67,9 +67,10 @@ class EventLoop:
             cls._started = True
 
 
-def _qemu_conf(root: Path) -> str:
+def qemu_conf() -> str:
+    """The QEMU driver's settings the plugin relies on (also what the tests' loopback daemon gets)."""
     lines = [
-        "# written by pytest-hermit for libvirt's embedded QEMU driver",
+        "# written by pytest-hermit for libvirt's QEMU driver",
         'stdio_handler = "file"',  # no virtlogd daemon needed
         'security_driver = "none"',  # do not relabel the user's kernel files
         "namespaces = [ ]",  # a private /dev per VM costs start-up time and buys nothing here
@@ -124,7 +125,7 @@ def claim_embed_root(state_dir: Path) -> Path:
         real = state_dir / f"embed-{slot}"
         (real / "etc").mkdir(parents=True, exist_ok=True)
         conf = real / "etc" / "qemu.conf"
-        wanted = _qemu_conf(real)
+        wanted = qemu_conf()
         if not conf.is_file() or conf.read_text() != wanted:
             conf.write_text(wanted)
         _seed_capabilities(state_dir, real)

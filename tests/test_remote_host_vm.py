@@ -1,0 +1,70 @@
+"""The gate through a second host: a libvirtd of our own on loopback TCP (real VMs, real daemon).
+
+The remote path differs from the embedded driver where it matters: the
+fingerprint is read through libvirt, QEMU belongs to the daemon (neither
+killed nor reaped by the plugin), and the console comes over the network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from tests.conftest import hermit_qemu_processes, run_pytest
+
+pytestmark = [pytest.mark.vm, pytest.mark.usefixtures("reference_guest")]
+
+BASIC = """
+def test_basic(hermit_run):
+    hermit_run("basic")
+"""
+
+
+def _host(pytester: pytest.Pytester, name: str) -> dict[str, object]:
+    document = json.loads((pytester.path / ".hermit" / "baselines" / f"{name}.json").read_text())
+    (context,) = document["contexts"].values()
+    host: dict[str, object] = context["host"]
+    return host
+
+
+def test_exact_gate_through_the_daemon(pytester: pytest.Pytester, loopback_libvirtd: str) -> None:
+    """icount's <qemu:commandline> works through the daemon: save, the same numbers, a caught slowdown."""
+    pytester.makepyfile(test_remote=BASIC)
+    pytester.makefile(
+        ".toml",
+        pyproject=f'[tool.hermit.environments.far]\nbase = "icount"\nuri = "{loopback_libvirtd}"\n',
+    )
+    saved = run_pytest(pytester, "--hermit-env=far", "--hermit-save=main")
+    saved.assert_outcomes(passed=1)
+    host = _host(pytester, "main")
+    # Remote: the CPU comes from libvirt's capabilities, the kernel cannot be seen.
+    assert host["cpu_model"] not in ("", "unknown")
+    assert host["host_kernel"] == "unknown"
+    assert host["libvirt_version"] and host["qemu_version"]
+    assert host["hypervisor_signature"] == "TCGTCGTCGTCG"
+
+    same = run_pytest(pytester, "--hermit-env=far", "--hermit-compare=main")
+    same.assert_outcomes(passed=1)
+
+    slow = run_pytest(pytester, "--hermit-env=far", "--hermit-compare=main", "--hermit-cmdline=inject=getpid:30")
+    slow.assert_outcomes(failed=1)
+    assert slow.ret == 1
+    slow.stdout.fnmatch_lines(["*getpid regressed on far: 15.000 -> * cycles (+*%, exact*"])
+    assert not hermit_qemu_processes(f"guest=hermit-far-{os.getpid()}-")
+
+
+def test_timed_qemu_through_libvirt_uri(pytester: pytest.Pytester, loopback_libvirtd: str) -> None:
+    """--hermit-libvirt-uri sends the built-in qemu environment to the daemon; its baseline compares with it."""
+    pytester.makepyfile(test_remote=BASIC)
+    size = ("--hermit-env=qemu", f"--hermit-libvirt-uri={loopback_libvirtd}", "--hermit-boots=3", "--hermit-reps=3")
+    saved = run_pytest(pytester, *size, "--hermit-save=far")
+    saved.assert_outcomes(passed=1)
+    assert _host(pytester, "far")["host_kernel"] == "unknown"
+
+    again = run_pytest(pytester, *size, "--hermit-compare=far")
+    assert again.ret in (0, 1), again.stdout.str()  # judged (timed numbers may move), never refused
+    again.stdout.fnmatch_lines(["*change against baseline 'far'*", "*getpid*cycles*"])
+    assert "refused" not in again.stdout.str()
+    assert not hermit_qemu_processes(f"guest=hermit-qemu-{os.getpid()}-")
