@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from pytest_hermit.errors import ConfigError
 from pytest_hermit.vm.domxml import DomainSpec, render
-from pytest_hermit.vm.environments import BUILTIN
+from pytest_hermit.vm.environments import BUILTIN, Environment, load_registry
 
 GOLDEN = Path(__file__).resolve().parent.parent / "fixtures" / "xml"
 SPEC = DomainSpec(
@@ -71,3 +72,50 @@ def test_host_cpu_modes(cpu: str, expected: str, tmp_path: Path) -> None:
         assert (
             subprocess.run(["virt-xml-validate", str(path), "domain"], capture_output=True, check=False).returncode == 0
         )
+
+
+def _pinned(**keys: object) -> Environment:
+    table = {"base": "qemu", "vcpus": 2, "cpuset": "1", "emulator_cpuset": "0", **keys}
+    return load_registry({"environments": {"pinned": table}}, "pyproject.toml")["pinned"]
+
+
+def test_pinning_matches_golden_file(tmp_path: Path) -> None:
+    xml = render(_pinned(), SPEC)
+    assert xml == (GOLDEN / "pinned.xml").read_text()
+    if shutil.which("virt-xml-validate") is not None:
+        path = tmp_path / "pinned.xml"
+        path.write_text(xml)
+        proc = subprocess.run(["virt-xml-validate", str(path), "domain"], capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_no_cputune_without_pinning_and_emulator_alone() -> None:
+    assert "<cputune" not in render(BUILTIN["qemu"], SPEC)
+    table = {"environments": {"e": {"base": "qemu", "emulator_cpuset": "0-1,^1"}}}
+    xml = render(load_registry(table, "pyproject.toml")["e"], SPEC)
+    assert '<emulatorpin cpuset="0-1,^1" />' in xml
+    assert "<vcpupin" not in xml
+
+
+def test_pinning_is_recorded_only_when_set() -> None:
+    # Unpinned definitions keep the dict (and the saved context ids) they had before pinning existed.
+    assert "cpuset" not in BUILTIN["qemu"].as_dict()
+    assert _pinned().as_dict()["cpuset"] == "1"
+    assert _pinned().as_dict()["emulator_cpuset"] == "0"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "says"),
+    [
+        ("cpuset", "1-", "'1-' is neither N, N-M nor ^N"),
+        ("cpuset", "3-1", "range 3-1 runs backwards"),
+        ("emulator_cpuset", "^0", "leaves no CPU"),
+        ("emulator_cpuset", 0, "must be a non-empty string"),
+    ],
+)
+def test_a_bad_cpuset_names_the_key_and_the_file(key: str, value: object, says: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _pinned(**{key: value})
+    message = str(caught.value)
+    assert message.startswith(f"pyproject.toml: [tool.hermit.environments.pinned]: {key} ")
+    assert says in message

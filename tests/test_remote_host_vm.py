@@ -30,11 +30,15 @@ def _host(pytester: pytest.Pytester, name: str) -> dict[str, object]:
 
 
 def test_exact_gate_through_the_daemon(pytester: pytest.Pytester, loopback_libvirtd: str) -> None:
-    """icount's <qemu:commandline> works through the daemon: save, the same numbers, a caught slowdown."""
+    """icount's <qemu:commandline> and pinning work through the daemon: save, the same numbers, a caught slowdown."""
     pytester.makepyfile(test_remote=BASIC)
+    last = (os.cpu_count() or 1) - 1
     pytester.makefile(
         ".toml",
-        pyproject=f'[tool.hermit.environments.far]\nbase = "icount"\nuri = "{loopback_libvirtd}"\n',
+        pyproject=(
+            f'[tool.hermit.environments.far]\nbase = "icount"\nuri = "{loopback_libvirtd}"\n'
+            f'cpuset = "{last}"\nemulator_cpuset = "0"\n'
+        ),
     )
     saved = run_pytest(pytester, "--hermit-env=far", "--hermit-save=main")
     saved.assert_outcomes(passed=1)
@@ -44,6 +48,8 @@ def test_exact_gate_through_the_daemon(pytester: pytest.Pytester, loopback_libvi
     assert host["host_kernel"] == "unknown"
     assert host["libvirt_version"] and host["qemu_version"]
     assert host["hypervisor_signature"] == "TCGTCGTCGTCG"
+    (context,) = json.loads((pytester.path / ".hermit" / "baselines" / "main.json").read_text())["contexts"].values()
+    assert context["environment"]["cpuset"] == str(last)
 
     same = run_pytest(pytester, "--hermit-env=far", "--hermit-compare=main")
     same.assert_outcomes(passed=1)

@@ -43,6 +43,7 @@ def render(env: Environment, spec: DomainSpec) -> str:
     _sub(domain, "name", spec.name)
     _sub(domain, "memory", str(env.memory_mib), unit="MiB")
     _sub(domain, "vcpu", str(env.vcpus))
+    _render_cputune(domain, env)
     _render_os(domain, env, spec)
     if not env.is_xen:
         features = _sub(domain, "features")
@@ -65,6 +66,18 @@ def render(env: Environment, spec: DomainSpec) -> str:
         _render_icount(domain)
     ET.indent(domain, space="  ")
     return ET.tostring(domain, encoding="unicode") + "\n"
+
+
+def _render_cputune(domain: ET.Element, env: Environment) -> None:
+    """Pinning: every vCPU on ``cpuset``, QEMU's emulator threads on ``emulator_cpuset``."""
+    if env.cpuset is None and env.emulator_cpuset is None:
+        return
+    cputune = _sub(domain, "cputune")
+    if env.cpuset is not None:
+        for vcpu in range(env.vcpus):
+            _sub(cputune, "vcpupin", vcpu=str(vcpu), cpuset=env.cpuset)
+    if env.emulator_cpuset is not None:
+        _sub(cputune, "emulatorpin", cpuset=env.emulator_cpuset)
 
 
 #: libvirt's namespace for QEMU command-line passthrough (the domain XML has no element for -icount).

@@ -7,6 +7,7 @@ guest boots); whether this host can run it is the probe's business
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, replace
 from typing import Any
@@ -46,6 +47,12 @@ class Environment:
     #: Set by the probe: numbers from this environment come from emulation
     #: (e.g. /dev/kvm without VT-x/AMD-V) and prove function, not speed.
     emulated: bool = False
+    #: Host CPUs the vCPUs may run on and where QEMU's own threads go, in
+    #: libvirt's cpuset syntax (``1``, ``2-3,^2``); None: wherever the host
+    #: scheduler likes. Pinning keeps a measured vCPU off the CPU the
+    #: emulator and the host's noise use.
+    cpuset: str | None = None
+    emulator_cpuset: str | None = None
 
     @property
     def is_xen(self) -> bool:
@@ -65,6 +72,9 @@ class Environment:
             "memory_mib": self.memory_mib,
             "vcpus": self.vcpus,
             "icount": self.icount,
+            # Only when set, so unpinned definitions (and the ids of their saved contexts) stay as they were.
+            **({"cpuset": self.cpuset} if self.cpuset is not None else {}),
+            **({"emulator_cpuset": self.emulator_cpuset} if self.emulator_cpuset is not None else {}),
         }
 
 
@@ -141,7 +151,47 @@ BUILTIN: dict[str, Environment] = {
 }
 
 #: The keys of ``[tool.hermit.environments.NAME]``, as the README names them.
-_USER_KEYS = ("base", "uri", "memory", "vcpus", "machine", "cpu", "boot", "icount", "description")
+_USER_KEYS = (
+    "base",
+    "uri",
+    "memory",
+    "vcpus",
+    "machine",
+    "cpu",
+    "boot",
+    "icount",
+    "cpuset",
+    "emulator_cpuset",
+    "description",
+)
+
+#: libvirt's cpuset: comma-separated CPUs and ranges, each may be excluded with ``^``.
+_CPUSET_PART = re.compile(r"(\^?)(\d+)(?:-(\d+))?")
+
+
+def cpuset_problem(value: object) -> str | None:
+    """Why ``value`` is not a libvirt cpuset (``1``, ``0-3``, ``0-3,^2``), or None.
+
+    libvirt would refuse a bad one only when the domain is created, in the
+    middle of a run, with a message that names no configuration file.
+    """
+    if not isinstance(value, str) or not value.strip():
+        return f"must be a non-empty string of CPU numbers and ranges such as '1' or '2-3', got {value!r}"
+    included: set[int] = set()
+    excluded: set[int] = set()
+    for part in value.split(","):
+        match = _CPUSET_PART.fullmatch(part.strip())
+        if match is None:
+            return f"{value!r} is not a CPU list: {part.strip()!r} is neither N, N-M nor ^N (e.g. '1', '2-3,^2')"
+        low = int(match.group(2))
+        high = int(match.group(3)) if match.group(3) is not None else low
+        if high < low:
+            return f"{value!r} is not a CPU list: range {low}-{high} runs backwards"
+        (excluded if match.group(1) else included).update(range(low, high + 1))
+    if not included - excluded:
+        return f"{value!r} leaves no CPU to run on"
+    return None
+
 
 #: Second names accepted for a while, with a deprecation warning: old name -> the README's name.
 _DEPRECATED_KEYS = {"libvirt_uri": "uri", "memory_mib": "memory", "cpu_model": "cpu"}
@@ -215,6 +265,12 @@ def user_environment(name: str, table: dict[str, Any], source: str) -> Environme
             default_reps=exact.default_reps if icount else None,
             default_tolerance=exact.default_tolerance if icount else None,
         )
+    for key in ("cpuset", "emulator_cpuset"):
+        if key in table:
+            problem = cpuset_problem(table[key])
+            if problem is not None:
+                raise ConfigError(f"{where}: {key} {problem}")
+            env = replace(env, **{key: table[key].strip()})
     if "boot" in table:
         boot = text("boot")
         if boot not in ("kernel", "iso"):
