@@ -99,11 +99,9 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
 
     in_worker = workers.worker_id(request.config) is not None
 
-    def progress(what: str, index: int, boots: int, record: BootRecord) -> None:
+    def say(line: str) -> None:
         if terminal is None and not in_worker:
             return
-        first = f", first line after {record.first_line_ms:.0f} ms" if record.first_line_ms is not None else ""
-        line = f"hermit: {what} boot {index}/{boots} done in {record.wall_s:.2f} s{first}"
         # The test's output is captured at the fd level; progress must reach the real terminal.
         with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
             if in_worker:
@@ -114,12 +112,18 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
                 terminal.ensure_newline()
                 terminal.write_line(line)
 
+    def progress(what: str, index: int, boots: int, record: BootRecord) -> None:
+        first = f", first line after {record.first_line_ms:.0f} ms" if record.first_line_ms is not None else ""
+        say(f"hermit: {what} boot {index}/{boots} done in {record.wall_s:.2f} s{first}")
+
     def hermit_run_(workload: str, boots: int | None = None, reps: int | None = None, cmdline: str = "") -> Measurement:
         nonlocal calls
         for label, value in (("boots", boots), ("reps", reps)):
             if value is not None and (not isinstance(value, int) or value <= 0):
                 raise ValueError(f"hermit_run({workload!r}): {label} must be a positive integer, got {value!r}")
         calls += 1
+        # Before the first boot on this host: how busy and how tuned it is (warns, or fails when strict).
+        session.hosts.check(hermit_env, require_quiet=settings.require_quiet_host, say=say)
         req = RunRequest(
             env=hermit_env,
             guest=hermit_guest,

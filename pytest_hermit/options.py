@@ -224,6 +224,15 @@ def add_options(parser: pytest.Parser) -> None:
     )
     parser.addini("hermit_require_env", help="like --hermit-require-env", type="bool", default=False)
     group.addoption(
+        "--hermit-require-quiet-host",
+        dest="hermit_require_quiet_host",
+        action="store_true",
+        default=None,
+        help="a host busy before measuring (load average at or above its CPUs) fails its timed tests as a "
+        "broken run (exit 6) instead of a warning; icount is exempt",
+    )
+    parser.addini("hermit_require_quiet_host", help="like --hermit-require-quiet-host", type="bool", default=False)
+    group.addoption(
         "--hermit-allow-foreign-baseline",
         dest="hermit_allow_foreign_baseline",
         action="store_true",
@@ -313,6 +322,8 @@ class Settings:
     reps_given: bool = False
     #: --hermit-history: the folder each run appends its record to (None: no record).
     history: Path | None = None
+    #: --hermit-require-quiet-host: a busy host is a broken run, not a warning.
+    require_quiet_host: bool = False
 
     def boots_for(self, env: Environment) -> int:
         """Boots per measurement in ``env``: the option when given, else the environment's default, else ours."""
@@ -351,6 +362,7 @@ class Settings:
             artifacts=read.path("artifacts", False) or rootdir / ".hermit" / "artifacts",
             state_dir=read.path("state-dir", False) or state_default,
             require_env=read.flag("require-env"),
+            require_quiet_host=read.flag("require-quiet-host"),
             rootdir=rootdir,
             report_md=read.path("report-md", False),
             json=read.path("json", False),

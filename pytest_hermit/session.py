@@ -20,7 +20,9 @@ from pytest_hermit._version import __version__
 from pytest_hermit.errors import ConfigError, HermitError
 from pytest_hermit.gate import baselines as bl
 from pytest_hermit.gate.git import GitState, git_info
+from pytest_hermit.gate.hygiene import HostState
 from pytest_hermit.gate.judge import Gate
+from pytest_hermit.hosts import HostChecks
 from pytest_hermit.options import Settings
 from pytest_hermit.pyproject import tool_hermit
 from pytest_hermit.results.measurement import Measurement
@@ -38,6 +40,7 @@ def context_for(
     host: bl.HostFingerprint,
     git: GitState,
     now: dt.datetime,
+    host_state: HostState | None = None,
 ) -> bl.Context:
     """The context a baseline entry records: what made the numbers."""
     return bl.Context(
@@ -50,6 +53,7 @@ def context_for(
         git_branch=git.branch,
         date=now.astimezone(dt.UTC).isoformat(timespec="seconds"),
         git_dirty=git.dirty,
+        host_state=host_state,
     )
 
 
@@ -131,7 +135,15 @@ class HermitSession:
     def summary_notes(self) -> list[str]:
         """The lines after the summary's tables: the probes' notes, then the run's own notes."""
         probe_notes = [f"hermit: {name}: {a.note}" for name, a in self._availability.items() if a.note]
-        return probe_notes + self.notes
+        return probe_notes + self.hosts.summary_lines() + self.notes
+
+    @property
+    def hosts(self) -> HostChecks:
+        """The hosts' preflights (hygiene), one per host, made before its first measurement."""
+        checks: HostChecks | None = getattr(self, "_host_checks", None)
+        if checks is None:
+            checks = self._host_checks = HostChecks(self.conns)
+        return checks
 
     @property
     def guest(self) -> GuestImage:
@@ -147,7 +159,8 @@ class HermitSession:
             self._hosts[env.name] = host_fingerprint(
                 conn, is_local(env.uri), measurement.hypervisor, env.emulated, env.domain_type
             )
-        return context_for(measurement, env, self.guest, self._hosts[env.name], self.git, dt.datetime.now())
+        state = self.hosts.state_of(env)
+        return context_for(measurement, env, self.guest, self._hosts[env.name], self.git, dt.datetime.now(), state)
 
     @property
     def git(self) -> GitState:

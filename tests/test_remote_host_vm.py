@@ -50,6 +50,10 @@ def test_exact_gate_through_the_daemon(pytester: pytest.Pytester, loopback_libvi
     assert host["hypervisor_signature"] == "TCGTCGTCGTCG"
     (context,) = json.loads((pytester.path / ".hermit" / "baselines" / "main.json").read_text())["contexts"].values()
     assert context["environment"]["cpuset"] == str(last)
+    # The daemon runs on this machine: its hygiene is read from /proc and /sys.
+    assert context["host_state"]["seen_through"] == "local"
+    assert context["host_state"]["cpus"] == os.cpu_count()
+    saved.stdout.fnmatch_lines([f"hermit: host {loopback_libvirtd}: load * on * CPUs*SMT*isolated CPUs*"])
 
     same = run_pytest(pytester, "--hermit-env=far", "--hermit-compare=main")
     same.assert_outcomes(passed=1)

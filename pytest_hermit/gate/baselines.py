@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_hermit.errors import HermitError
+from pytest_hermit.gate.hygiene import HostState
 from pytest_hermit.results.measurement import CODE_CHANGE_KEYS, identity_from_cmdline
 from pytest_hermit.results.samples import Direction, Samples
 
@@ -169,9 +170,13 @@ class Context:
     #: True when the checkout had uncommitted changes to tracked files: the
     #: numbers are not ``git_commit``'s. None when unknown (older files, no git).
     git_dirty: bool | None = None
+    #: The host's hygiene just before measuring (load, governor, boost, SMT,
+    #: isolated CPUs): for the reader, never a reason to refuse. None in
+    #: files written before it existed.
+    host_state: HostState | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "plugin_version": self.plugin_version,
             "environment": dict(self.environment),
             "host": self.host.as_dict(),
@@ -182,6 +187,10 @@ class Context:
             "git_dirty": self.git_dirty,
             "date": self.date,
         }
+        if self.host_state is not None:
+            # Only when known: a context without it keeps the id it always had.
+            d["host_state"] = self.host_state.as_dict()
+        return d
 
     def ident(self) -> str:
         """A stable id for the context (hash of its canonical JSON)."""
@@ -329,6 +338,12 @@ def _context_from(r: _Reader, d: dict[str, Any], where: str) -> Context:
     dirty = d.get("git_dirty")
     if dirty is not None and not isinstance(dirty, bool):
         raise r.fail(f"{where}.git_dirty must be true, false or null, found {dirty!r}")
+    state = None
+    if d.get("host_state") is not None:
+        try:
+            state = HostState.from_dict(r.obj(d["host_state"], f"{where}.host_state"))
+        except ValueError as exc:
+            raise r.fail(f"{where}.host_state.{exc}") from None
     return Context(
         plugin_version=r.text(d, "plugin_version", where, optional=True),
         environment=r.obj(d.get("environment", {}), f"{where}.environment"),
@@ -339,6 +354,7 @@ def _context_from(r: _Reader, d: dict[str, Any], where: str) -> Context:
         git_branch=branch,
         date=r.text(d, "date", where, optional=True),
         git_dirty=dirty,
+        host_state=state,
     )
 
 
