@@ -21,6 +21,7 @@ from pytest_hermit.vm import iso
 from pytest_hermit.vm.boot import BootRecord
 from pytest_hermit.vm.environments import Environment
 from pytest_hermit.vm.guest import GuestImage
+from pytest_hermit.vm.pools import host_slot
 from pytest_hermit.vm.runner import RunRequest, safe_name
 
 RunFn = Callable[..., Measurement]
@@ -40,6 +41,7 @@ def hermit_env(request: pytest.FixtureRequest) -> Environment:
     env: Environment | None = getattr(request, "param", None)
     if env is None:
         raise pytest.UsageError("hermit_env is parametrized by pytest-hermit; do not override or call it directly")
+    env = session.pool_host(env, request.node.nodeid)
     availability = session.availability(env)
     reason = availability.reason if not availability.usable else None
     if reason is None and env.boot == "iso" and session.settings.iso is None:
@@ -140,7 +142,13 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
             test_timeout=settings.test_timeout,
             run=run_ids.next(workload, cmdline),
         )
-        measurement, judged = measure(session, req, progress)
+        slot = (
+            host_slot(settings.state_dir, session.conns.resolve_uri(hermit_env), hermit_env.max_parallel)
+            if hermit_env.max_parallel is not None
+            else contextlib.nullcontext()
+        )
+        with slot:
+            measurement, judged = measure(session, req, progress)
         session.measurements.append(measurement)
         _record_properties(request.node, measurement, judged)
         if judged is not None:

@@ -30,6 +30,7 @@ from pytest_hermit.vm.connections import Connections
 from pytest_hermit.vm.environments import Environment, load_registry, select
 from pytest_hermit.vm.fingerprint import host_fingerprint
 from pytest_hermit.vm.guest import GuestImage, resolve
+from pytest_hermit.vm.pools import matching, spread
 from pytest_hermit.vm.probes import Availability, is_local, kvm_usable_locally, probe
 
 
@@ -83,11 +84,16 @@ class HermitSession:
         self.measurements: list[Measurement] = []
         #: Lines for the end of the terminal summary (where a baseline went, ...).
         self.notes: list[str] = []
-        self._availability: dict[str, Availability] = {}
+        #: By (environment, host URI): a pool's hosts are probed one by one.
+        self._availability: dict[tuple[str, str], Availability] = {}
         self._guest: GuestImage | None = None
         self._ab_guest: GuestImage | None = None
         self.gate = Gate(settings.gate)
-        self._hosts: dict[str, bl.HostFingerprint] = {}
+        self._hosts: dict[tuple[str, str], bl.HostFingerprint] = {}
+        #: Each measurement's context, made once: the history record must name the host it ran on.
+        self._contexts: dict[int, bl.Context] = {}
+        #: Pool hosts' fingerprints before any boot, by URI.
+        self._machines: dict[str, bl.HostFingerprint] = {}
         self._git: GitState | None = None
 
     @classmethod
@@ -105,7 +111,8 @@ class HermitSession:
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
         if settings.libvirt_uri:
-            selected = [replace(env, uri=settings.libvirt_uri) for env in selected]
+            # One URI for everything: a pool becomes that one host.
+            selected = [replace(env, uri=settings.libvirt_uri, hosts=()) for env in selected]
         exact = {e.name: e.default_tolerance for e in registry.values() if e.default_tolerance is not None}
         tolerances = settings.gate.tolerances.with_env_defaults(exact)
         settings = replace(settings, gate=replace(settings.gate, tolerances=tolerances))
@@ -124,17 +131,18 @@ class HermitSession:
 
     def availability(self, env: Environment) -> Availability:
         """The probe's answer for ``env``, asked once per session."""
-        if env.name not in self._availability:
-            self._availability[env.name] = probe(env, self.conns)
-        return self._availability[env.name]
+        key = (env.name, env.uri)
+        if key not in self._availability:
+            self._availability[key] = probe(env, self.conns)
+        return self._availability[key]
 
     def probed(self) -> dict[str, Availability]:
         """The probes' answers so far, by environment name."""
-        return dict(self._availability)
+        return {name: a for (name, _uri), a in self._availability.items()}
 
     def summary_notes(self) -> list[str]:
         """The lines after the summary's tables: the probes' notes, then the run's own notes."""
-        probe_notes = [f"hermit: {name}: {a.note}" for name, a in self._availability.items() if a.note]
+        probe_notes = [f"hermit: {name}: {a.note}" for name, a in self.probed().items() if a.note]
         return probe_notes + self.hosts.summary_lines() + self.notes
 
     @property
@@ -154,13 +162,55 @@ class HermitSession:
 
     def context(self, env: Environment, measurement: Measurement) -> bl.Context:
         """The context a measurement was taken in (host fingerprint asked once per environment)."""
-        if env.name not in self._hosts:
+        if id(measurement) in self._contexts:
+            return self._contexts[id(measurement)]
+        key = (env.name, env.uri)
+        if key not in self._hosts:
             conn = self.conns.open(env)
-            self._hosts[env.name] = host_fingerprint(
+            self._hosts[key] = host_fingerprint(
                 conn, is_local(env.uri), measurement.hypervisor, env.emulated, env.domain_type
             )
         state = self.hosts.state_of(env)
-        return context_for(measurement, env, self.guest, self._hosts[env.name], self.git, dt.datetime.now(), state)
+        context = context_for(measurement, env, self.guest, self._hosts[key], self.git, dt.datetime.now(), state)
+        self._contexts[id(measurement)] = context
+        return context
+
+    def pool_host(self, env: Environment, test_id: str) -> Environment:
+        """``env`` on the host of its pool that ``test_id`` meets (``vm/pools.py``); ``env`` itself without a pool.
+
+        Under --hermit-compare, the host whose machine matches the test's
+        baseline entry, so a changed pool pairs a host with its own baseline;
+        otherwise the test id's stable choice among the usable hosts.
+        """
+        if len(env.hosts) < 2:
+            return env
+        usable = [h for h in env.hosts if self.availability(replace(env, uri=h)).usable]
+        if not usable:
+            return env  # the first host's probe says why
+        saved = self._saved_host(env.name, test_id)
+        if saved is not None:
+            candidates = {h: self._machine(replace(env, uri=h)) for h in usable}
+            match = matching(saved, candidates)
+            if match is not None:
+                return replace(env, uri=match)
+        return replace(env, uri=spread(test_id, usable))
+
+    def _saved_host(self, env_name: str, test_id: str) -> bl.HostFingerprint | None:
+        baseline = self.gate.baseline
+        if baseline is None:
+            return None
+        for entry in baseline:
+            if entry.test == test_id and entry.env == env_name:
+                return entry.context.host
+        return None
+
+    def _machine(self, env: Environment) -> bl.HostFingerprint:
+        """A pool host's fingerprint before any boot (no hypervisor signature yet)."""
+        if env.uri not in self._machines:
+            emulated = self.availability(env).emulated
+            conn = self.conns.open(env)
+            self._machines[env.uri] = host_fingerprint(conn, is_local(env.uri), None, emulated, env.domain_type)
+        return self._machines[env.uri]
 
     @property
     def git(self) -> GitState:

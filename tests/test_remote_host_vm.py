@@ -12,6 +12,7 @@ import os
 
 import pytest
 
+from pytest_hermit.vm.pools import spread
 from tests.conftest import hermit_qemu_processes, run_pytest
 
 pytestmark = [pytest.mark.vm, pytest.mark.usefixtures("reference_guest")]
@@ -78,3 +79,47 @@ def test_timed_qemu_through_libvirt_uri(pytester: pytest.Pytester, loopback_libv
     again.stdout.fnmatch_lines(["*change against baseline 'far'*", "*getpid*cycles*"])
     assert "refused" not in again.stdout.str()
     assert not hermit_qemu_processes(f"guest=hermit-qemu-{os.getpid()}-")
+
+
+def _pool_tests(hosts: tuple[str, str]) -> list[str]:
+    """Test names such that both hosts get a test, and reversing the pool moves at least one."""
+    names: list[str] = []
+    for i in range(200):
+        names.append(f"test_{i}")
+        ids = [f"test_pool.py::{n}[pool]" for n in names]
+        forward = {spread(t, hosts) for t in ids}
+        moved = any(spread(t, hosts) != spread(t, hosts[::-1]) for t in ids)
+        if len(names) >= 2 and forward == set(hosts) and moved:
+            return names
+    raise AssertionError("no spread over both hosts in 200 names")
+
+
+def test_a_pool_of_the_daemon_and_the_embedded_driver(pytester: pytest.Pytester, loopback_libvirtd: str) -> None:
+    """Tests spread over both hosts; a reordered pool still pairs each test with its own host's baseline."""
+    hosts = (loopback_libvirtd, "qemu:///embed")
+    names = _pool_tests(hosts)
+    pytester.makepyfile(test_pool="".join(f'\ndef {n}(hermit_run):\n    hermit_run("basic")\n' for n in names))
+
+    def pool(order: tuple[str, str]) -> None:
+        listed = ", ".join(f'"{h}"' for h in order)
+        pytester.makefile(".toml", pyproject=f'[tool.hermit.environments.pool]\nbase = "icount"\nhosts = [{listed}]\n')
+
+    def kernels(name: str) -> dict[str, str]:
+        document = json.loads((pytester.path / ".hermit" / "baselines" / f"{name}.json").read_text())
+        contexts = document["contexts"]
+        return {e["test"]: contexts[e["context"]]["host"]["host_kernel"] for e in document["entries"]}
+
+    pool(hosts)
+    saved = run_pytest(pytester, "--hermit-env=pool", "--hermit-save=a")
+    saved.assert_outcomes(passed=len(names))
+    first = kernels("a")
+    # Both machines measured: the daemon's kernel cannot be seen (remote), the embedded driver's can.
+    assert "unknown" in first.values() and len(set(first.values())) == 2
+    for host in hosts:
+        saved.stdout.fnmatch_lines([f"hermit: host {host}: *"])  # one line per host, in the order first used
+
+    pool(hosts[::-1])  # the spread now sends some tests elsewhere: the baseline's machine must win
+    again = run_pytest(pytester, "--hermit-env=pool", "--hermit-compare=a", "--hermit-save=b")
+    again.assert_outcomes(passed=len(names))
+    assert "refused" not in again.stdout.str()
+    assert kernels("b") == first

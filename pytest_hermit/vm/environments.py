@@ -53,6 +53,11 @@ class Environment:
     #: emulator and the host's noise use.
     cpuset: str | None = None
     emulator_cpuset: str | None = None
+    #: A pool: libvirt URIs of hosts that take turns (``vm/pools.py``); ``uri``
+    #: is then the host a test was given (the first one until then).
+    hosts: tuple[str, ...] = ()
+    #: Boots at once per host across processes; None: no limit (pools: 1).
+    max_parallel: int | None = None
 
     @property
     def is_xen(self) -> bool:
@@ -162,6 +167,8 @@ _USER_KEYS = (
     "icount",
     "cpuset",
     "emulator_cpuset",
+    "hosts",
+    "max_parallel",
     "description",
 )
 
@@ -239,8 +246,22 @@ def user_environment(name: str, table: dict[str, Any], source: str) -> Environme
             raise ConfigError(f"{where}: {key} must be a non-empty string, got {value!r}")
         return value
 
+    if "uri" in table and "hosts" in table:
+        raise ConfigError(f"{where}: give 'uri' (one host) or 'hosts' (a pool), not both")
     if "uri" in table:
         env = replace(env, uri=text("uri"))
+    if "hosts" in table:
+        hosts = table["hosts"]
+        if not isinstance(hosts, list) or not hosts or not all(isinstance(h, str) and h.strip() for h in hosts):
+            raise ConfigError(
+                f"{where}: hosts must be a non-empty list of libvirt URIs "
+                f'(e.g. ["qemu+ssh://bench1/system", "qemu:///embed"]), got {hosts!r}'
+            )
+        if len(set(hosts)) != len(hosts):
+            raise ConfigError(f"{where}: hosts names a URI twice: {hosts!r}")
+        env = replace(env, hosts=tuple(h.strip() for h in hosts), uri=hosts[0].strip(), max_parallel=1)
+    if "max_parallel" in table:
+        env = replace(env, max_parallel=integer("max_parallel"))
     if "memory" in table:
         env = replace(env, memory_mib=integer("memory"))
     if "vcpus" in table:
