@@ -248,13 +248,35 @@ def running(folder: Path) -> Iterator[Daemon]:
 
 # --- the keeper: this file run as a script --------------------------------------------------
 
+_PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 
 
+def _kill_domain_qemus(folder: Path) -> None:
+    """SIGKILL the QEMUs the daemon's pid files name (only a process whose command line says ``guest=``)."""
+    for pid_file in (folder / "run" / "qemu").glob("*.pid"):
+        try:
+            pid = int(pid_file.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if f"guest={pid_file.stem}".encode() in cmdline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
 def _keeper(folder: Path, pid_file: Path, conf: Path) -> int:
-    """Start the daemon in a private mount namespace, reap every orphan below, forward SIGTERM/SIGINT."""
+    """Start the daemon in a private mount namespace, reap every orphan below, forward SIGTERM/SIGINT.
+
+    If the test run dies without its teardown (kill -9), the kernel sends
+    the keeper SIGTERM (parent-death signal): it stops the daemon and kills
+    the QEMUs left, so nothing of the test host outlives its run.
+    """
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    parent = os.getppid()
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    orphaned = os.getppid() != parent  # died before the signal was armed
     binds = " && ".join(f'mount --bind "$1/{sub}" {target}' for target, sub in _RELOCATED.items())
     script = f'set -e; {binds}; exec {LIBVIRTD} --listen --config "$2"'
     # unshare without --fork and sh's exec keep one PID: the child is libvirtd itself.
@@ -269,6 +291,8 @@ def _keeper(folder: Path, pid_file: Path, conf: Path) -> int:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    if orphaned:
+        forward(signal.SIGTERM, None)
     status = 0
     while True:
         try:
@@ -280,6 +304,8 @@ def _keeper(folder: Path, pid_file: Path, conf: Path) -> int:
         if pid == daemon.pid:
             status = os.waitstatus_to_exitcode(wait_status)
             daemon.returncode = status  # reaped here, not by Popen
+            if os.getppid() != parent:
+                _kill_domain_qemus(folder)  # no teardown will come to destroy them
 
 
 if __name__ == "__main__":

@@ -110,9 +110,12 @@ def test_a_pool_of_the_daemon_and_the_embedded_driver(pytester: pytest.Pytester,
         return {e["test"]: contexts[e["context"]]["host"]["host_kernel"] for e in document["entries"]}
 
     pool(hosts)
-    saved = run_pytest(pytester, "--hermit-env=pool", "--hermit-save=a")
+    saved = run_pytest(pytester, "--hermit-env=pool", "--hermit-save=a", "--hermit-history=h")
     saved.assert_outcomes(passed=len(names))
     first = kernels("a")
+    (record,) = [json.loads(p.read_text()) for p in (pytester.path / "h").glob("*.json")]
+    # The history names the host each test really ran on, not the pool's first.
+    assert {m["test"]: m["host"]["host_kernel"] for m in record["measurements"]} == first
     # Both machines measured: the daemon's kernel cannot be seen (remote), the embedded driver's can.
     assert "unknown" in first.values() and len(set(first.values())) == 2
     for host in hosts:
