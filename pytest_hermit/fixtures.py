@@ -32,8 +32,9 @@ def hermit_env(request: pytest.FixtureRequest) -> Environment:
     """The environment this test instance runs in (tests get one instance per
     environment: ``test_x[kvm]``, ``test_x[qemu]``).
 
-    Attributes: ``name``, ``uri`` (libvirt URI), ``domain_type`` (kvm, qemu,
-    xen), ``os_type``, ``memory_mib``, ``vcpus``. An environment this host
+    Attributes: ``name``, ``uri`` (libvirt URI; in a pool, the host this
+    test meets), ``domain_type`` (kvm, qemu, xen), ``os_type``,
+    ``memory_mib``, ``vcpus``. An environment this host
     cannot run skips the test with the exact reason (an error under
     ``--hermit-require-env``).
     """

@@ -7,7 +7,9 @@ workload plus the test's command line words, ``basic`` or ``stream
 stream_n=2000000``, with `` #2`` for a repeated identical call). Each entry
 has its samples (unit, direction, boots x repetitions) and refers to a
 context (plugin version, environment definition, host fingerprint, guest
-image hash and command line, git commit, branch and dirty state, date).
+image hash and command line, git commit, branch and dirty state, date, and
+since host hygiene the host's state before measuring, ``host_state``,
+present only when known and never a reason to refuse).
 Contexts are stored once and referred to by id, so a file stays small and
 readable by other tools::
 
