@@ -126,3 +126,21 @@ def test_a_pool_of_the_daemon_and_the_embedded_driver(pytester: pytest.Pytester,
     again.assert_outcomes(passed=len(names))
     assert "refused" not in again.stdout.str()
     assert kernels("b") == first
+
+
+def test_what_libvirt_tells_of_a_host(loopback_libvirtd: str) -> None:
+    """The remote preflight through a real daemon (here: this machine, so the numbers can be checked)."""
+    import libvirt
+
+    from pytest_hermit.vm.hygiene import read_remote
+
+    conn = libvirt.open(loopback_libvirtd)
+    try:
+        state = read_remote(conn, libvirt, sample_s=0.3)
+    finally:
+        conn.close()
+    assert state.seen_through == "libvirt"
+    assert state.cpus == os.cpu_count()
+    assert state.load is not None and 0.0 <= state.load <= state.cpus
+    assert state.smt is not None
+    assert "not visible through libvirt: governor, boost, isolated CPUs, load average" in state.describe()
