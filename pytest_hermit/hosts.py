@@ -19,6 +19,9 @@ from pytest_hermit.vm.connections import Connections
 from pytest_hermit.vm.environments import Environment
 from pytest_hermit.vm.hygiene import is_this_machine, read_local, read_remote
 
+#: How a host's preflight line starts in the terminal summary (xdist keeps one per host).
+HOST_NOTE_PREFIX = "hermit: host "
+
 
 def busy_message(label: str, state: HostState) -> str:
     return (
@@ -71,4 +74,4 @@ class HostChecks:
         return state
 
     def summary_lines(self) -> list[str]:
-        return [f"hermit: host {label}: {state.describe()}" for label, state in self._states.values()]
+        return [f"{HOST_NOTE_PREFIX}{label}: {state.describe()}" for label, state in self._states.values()]

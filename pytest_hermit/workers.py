@@ -26,6 +26,7 @@ from pytest_hermit.gate import baselines as bl
 from pytest_hermit.gate.judge import Withheld
 from pytest_hermit.history import records
 from pytest_hermit.history.records import MeasurementRecord
+from pytest_hermit.hosts import HOST_NOTE_PREFIX
 from pytest_hermit.recording import record_of
 from pytest_hermit.report.formats import read_results, results_json, samples_document, samples_from_document
 from pytest_hermit.session import HermitSession
@@ -213,7 +214,9 @@ def take_in(session: HermitSession, gathered: Gathered, part: dict[str, Any], wo
     session.gate.withheld.extend(Withheld(**w) for w in part["withheld"])
     session.gate.withheld.sort(key=lambda w: gathered.place(w.test))
     for note in part["notes"]:
-        if note not in session.notes:  # every worker probes the same environments and says so
+        # Every worker probes the same environments and says so; a host's preflight
+        # line differs between workers only in the load each one read: keep the first.
+        if _note_key(note) not in {_note_key(n) for n in session.notes}:
             session.notes.append(note)
     if part["history"] is not None:
         gathered.history.extend(records.from_document(part["history"], f"worker {worker}").measurements)
@@ -226,3 +229,10 @@ def take_in(session: HermitSession, gathered: Gathered, part: dict[str, Any], wo
             session.guest  # noqa: B018
         except Exception:  # noqa: BLE001  the workers resolved it; a report without it is no reason to fail
             pass
+
+
+def _note_key(note: str) -> str:
+    """What makes two workers' summary notes the same note: a host line is one per host."""
+    if note.startswith(HOST_NOTE_PREFIX):
+        return note.split(": ", 2)[1]  # "host LABEL"
+    return note

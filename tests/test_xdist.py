@@ -167,3 +167,13 @@ def test_every_worker_uses_the_a_b_seed_the_header_shows(pytester: pytest.Pytest
     shown = re.search(r"random boot order seed (\d+)", result.stdout.str())
     assert shown is not None
     assert {p.read_text() for p in pytester.path.glob("seed-*")} == {shown.group(1)}
+
+
+def test_each_hosts_preflight_line_is_kept_once_whatever_load_each_worker_read() -> None:
+    from pytest_hermit.workers import _note_key
+
+    first = "hermit: host qemu:///embed: load 0.93 on 2 CPUs, SMT off"
+    second = "hermit: host qemu:///embed: load 0.89 on 2 CPUs, SMT off"
+    other = "hermit: host qemu+tcp://127.0.0.1:5000/system: load 0.9 on 2 CPUs"
+    assert _note_key(first) == _note_key(second) != _note_key(other)
+    assert _note_key("hermit: environment kvm skipped") == "hermit: environment kvm skipped"
