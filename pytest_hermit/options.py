@@ -100,6 +100,13 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
         {"metavar": "URI"},
     ),
     (
+        "hosts",
+        "string",
+        "a pool of libvirt hosts for every selected environment, comma-separated "
+        "(tests are spread over them, one VM at a time per host; pyproject: hosts = [...])",
+        {"metavar": "URI,URI"},
+    ),
+    (
         "artifacts",
         "string",
         "folder for console transcripts, kept for failed tests (default: .hermit/artifacts under the rootdir)",
@@ -316,6 +323,8 @@ class Settings:
     ab_cmdline: str = ""
     ab_seed: int = 0
     test_timeout: float | None = None
+    #: --hermit-hosts: a pool for every selected environment (empty: each environment's own).
+    hosts: tuple[str, ...] = ()
     #: --hermit-boots / --hermit-reps (or their ini twins) were given: they then win
     #: over an environment's own defaults (icount boots once).
     boots_given: bool = False
@@ -359,6 +368,7 @@ class Settings:
             timeout=read.value("timeout", positive_float) or DEFAULT_TIMEOUT,
             test_timeout=read.value("test-timeout", positive_float),
             libvirt_uri=read.value("libvirt-uri", str),
+            hosts=tuple(h.strip() for h in (read.value("hosts", str) or "").split(",") if h.strip()),
             artifacts=read.path("artifacts", False) or rootdir / ".hermit" / "artifacts",
             state_dir=read.path("state-dir", False) or state_default,
             require_env=read.flag("require-env"),

@@ -27,7 +27,7 @@ from pytest_hermit.options import Settings
 from pytest_hermit.pyproject import tool_hermit
 from pytest_hermit.results.measurement import Measurement
 from pytest_hermit.vm.connections import Connections
-from pytest_hermit.vm.environments import Environment, load_registry, select
+from pytest_hermit.vm.environments import Environment, as_pool, load_registry, select
 from pytest_hermit.vm.fingerprint import host_fingerprint
 from pytest_hermit.vm.guest import GuestImage, resolve
 from pytest_hermit.vm.pools import matching, spread
@@ -110,9 +110,16 @@ class HermitSession:
                 selected = [registry["kvm" if kvm_usable_locally() else "qemu"]]
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
+        if settings.libvirt_uri and settings.hosts:
+            raise pytest.UsageError("give --hermit-libvirt-uri (one host) or --hermit-hosts (a pool), not both")
         if settings.libvirt_uri:
             # One URI for everything: a pool becomes that one host.
             selected = [replace(env, uri=settings.libvirt_uri, hosts=()) for env in selected]
+        if settings.hosts:
+            try:
+                selected = [as_pool(env, settings.hosts, "--hermit-hosts") for env in selected]
+            except ConfigError as exc:
+                raise pytest.UsageError(str(exc)) from None
         exact = {e.name: e.default_tolerance for e in registry.values() if e.default_tolerance is not None}
         tolerances = settings.gate.tolerances.with_env_defaults(exact)
         settings = replace(settings, gate=replace(settings.gate, tolerances=tolerances))

@@ -235,3 +235,34 @@ def test_a_bad_baseline_name_in_the_ini_file_is_a_usage_error_naming_the_key(
     err = result.stderr.str()
     assert "INTERNALERROR" not in err + result.stdout.str()
     assert f"ini option {key} = '../x'" in err and BAD_NAME_RULE in err
+
+
+def test_hermit_hosts_makes_every_selected_environment_a_pool(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_env(hermit_env):
+            assert hermit_env.hosts == ("qemu+tcp://127.0.0.1:1/system", "qemu:///embed")
+            assert hermit_env.uri in hermit_env.hosts and hermit_env.max_parallel == 1  # the host this test meets
+        """
+    )
+    result = run_pytest(pytester, "--hermit-env=icount", "--hermit-hosts=qemu+tcp://127.0.0.1:1/system, qemu:///embed")
+    result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        (("--hermit-hosts=qemu:///embed,qemu:///embed",), "--hermit-hosts names a URI twice"),
+        (
+            ("--hermit-hosts=qemu:///embed", "--hermit-libvirt-uri=qemu:///embed"),
+            "give --hermit-libvirt-uri (one host) or --hermit-hosts (a pool), not both",
+        ),
+    ],
+)
+def test_bad_host_pools_on_the_command_line_are_usage_errors(
+    pytester: pytest.Pytester, options: tuple[str, ...], words: str
+) -> None:
+    pytester.makepyfile(USES_ENV)
+    result = run_pytest(pytester, "--hermit-env=icount", *options)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert words in result.stderr.str()

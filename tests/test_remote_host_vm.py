@@ -121,8 +121,11 @@ def test_a_pool_of_the_daemon_and_the_embedded_driver(pytester: pytest.Pytester,
     for host in hosts:
         saved.stdout.fnmatch_lines([f"hermit: host {host}: *"])  # one line per host, in the order first used
 
-    pool(hosts[::-1])  # the spread now sends some tests elsewhere: the baseline's machine must win
-    again = run_pytest(pytester, "--hermit-env=pool", "--hermit-compare=a", "--hermit-save=b")
+    # The same pool reversed, given on the command line this time: the spread now sends some
+    # tests elsewhere, and the baseline's machine must win.
+    pytester.makefile(".toml", pyproject='[tool.hermit.environments.pool]\nbase = "icount"\n')
+    reversed_pool = f"--hermit-hosts={','.join(hosts[::-1])}"
+    again = run_pytest(pytester, "--hermit-env=pool", reversed_pool, "--hermit-compare=a", "--hermit-save=b")
     again.assert_outcomes(passed=len(names))
     assert "refused" not in again.stdout.str()
     assert kernels("b") == first

@@ -251,15 +251,7 @@ def user_environment(name: str, table: dict[str, Any], source: str) -> Environme
     if "uri" in table:
         env = replace(env, uri=text("uri"))
     if "hosts" in table:
-        hosts = table["hosts"]
-        if not isinstance(hosts, list) or not hosts or not all(isinstance(h, str) and h.strip() for h in hosts):
-            raise ConfigError(
-                f"{where}: hosts must be a non-empty list of libvirt URIs "
-                f'(e.g. ["qemu+ssh://bench1/system", "qemu:///embed"]), got {hosts!r}'
-            )
-        if len(set(hosts)) != len(hosts):
-            raise ConfigError(f"{where}: hosts names a URI twice: {hosts!r}")
-        env = replace(env, hosts=tuple(h.strip() for h in hosts), uri=hosts[0].strip(), max_parallel=1)
+        env = as_pool(env, table["hosts"], f"{where}: hosts")
     if "max_parallel" in table:
         env = replace(env, max_parallel=integer("max_parallel"))
     if "memory" in table:
@@ -334,3 +326,19 @@ def select(spec: str, registry: dict[str, Environment], source: str) -> list[Env
     for n in names:
         seen.setdefault(n, registry[n])
     return list(seen.values())
+
+
+def as_pool(env: Environment, hosts: object, where: str) -> Environment:
+    """``env`` booting on a pool of ``hosts`` (libvirt URIs), one VM at a time per host by default.
+
+    ``where`` names the setting in errors (a pyproject key or --hermit-hosts).
+    """
+    if not isinstance(hosts, list | tuple) or not hosts or not all(isinstance(h, str) and h.strip() for h in hosts):
+        raise ConfigError(
+            f"{where} must be a non-empty list of libvirt URIs "
+            f'(e.g. ["qemu+ssh://bench1/system", "qemu:///embed"]), got {hosts!r}'
+        )
+    uris = tuple(h.strip() for h in hosts)
+    if len(set(uris)) != len(uris):
+        raise ConfigError(f"{where} names a URI twice: {list(uris)!r}")
+    return replace(env, hosts=uris, uri=uris[0], max_parallel=1)
