@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.test_ci_workflow import OPTION, script_of, steps, triggers
+from tests.test_ci_workflow import OPTION, assert_shell_steps_parse, script_of, steps, triggers
+from tests.test_ci_workflow import run_step as run_github_step
 
 yaml = pytest.importorskip("yaml", reason="checking the workflow needs PyYAML (the dev extras)")
 
@@ -33,17 +34,7 @@ def step_named(workflow: dict[Any, Any], start: str) -> dict[str, Any]:
 
 
 def run_step(step: dict[str, Any], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    assert BASH is not None
-    # GitHub runs `shell: bash` steps as `bash --noprofile --norc -eo pipefail {0}`
-    return subprocess.run(
-        [BASH, "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
-        cwd=cwd,
-        env={"PATH": os.environ["PATH"], "HOME": str(cwd), **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_github_step(step, cwd, {"PATH": os.environ["PATH"], "HOME": str(cwd), **env}, timeout=60)
 
 
 def test_it_runs_on_pushes_to_main_one_at_a_time_on_any_runner(workflow: dict[Any, Any]) -> None:
@@ -74,15 +65,8 @@ def test_every_option_and_command_it_uses_exists(workflow: dict[Any, Any], help_
             assert flag in usage, f"pytest-hermit {command} has no {flag}"
 
 
-@pytest.mark.skipif(BASH is None, reason="bash not found")
 def test_the_shell_steps_parse(workflow: dict[Any, Any], tmp_path: Path) -> None:
-    for job, step in steps(workflow):
-        if "run" not in step:
-            continue
-        script = tmp_path / "step.sh"
-        script.write_text(re.sub(r"\$\{\{.*?\}\}", "x", step["run"]))
-        proc = subprocess.run([BASH, "-n", str(script)], capture_output=True, text=True, check=False)  # type: ignore[list-item]
-        assert proc.returncode == 0, f"job {job}, step {step.get('name')}: {proc.stderr}"
+    assert_shell_steps_parse(workflow, tmp_path)
 
 
 def git(cwd: Path, *args: str) -> str:

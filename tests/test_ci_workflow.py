@@ -63,7 +63,8 @@ def test_every_step_runs_a_command_or_uses_an_action(workflow: dict[Any, Any]) -
             assert re.fullmatch(r"[\w.-]+/[\w./-]+@[\w.-]+", step["uses"]), step["uses"]
 
 
-def test_the_shell_scripts_parse(workflow: dict[Any, Any], tmp_path: Path) -> None:
+def assert_shell_steps_parse(workflow: dict[Any, Any], tmp_path: Path) -> None:
+    """``bash -n`` on every ``run`` step, with the runner's ``${{ }}`` expressions stood in for."""
     bash = shutil.which("bash")
     if bash is None:
         pytest.skip("bash not found")
@@ -75,6 +76,28 @@ def test_the_shell_scripts_parse(workflow: dict[Any, Any], tmp_path: Path) -> No
         script.write_text(re.sub(r"\$\{\{.*?\}\}", "x", step["run"]))
         proc = subprocess.run([bash, "-n", str(script)], capture_output=True, text=True, check=False)
         assert proc.returncode == 0, f"job {job}, step {step.get('name')}: {proc.stderr}"
+
+
+def run_step(
+    step: dict[str, Any], cwd: Path, env: dict[str, str], timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    """A ``shell: bash`` step as GitHub runs it: ``bash --noprofile --norc -eo pipefail {0}``."""
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("bash not found")
+    return subprocess.run(
+        [bash, "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_the_shell_scripts_parse(workflow: dict[Any, Any], tmp_path: Path) -> None:
+    assert_shell_steps_parse(workflow, tmp_path)
 
 
 def test_main_saves_the_baseline_and_uploads_it(workflow: dict[Any, Any]) -> None:
@@ -150,9 +173,6 @@ def test_actionlint_finds_nothing(tmp_path: Path) -> None:
 def test_the_run_step_retries_once_on_status_6_and_keeps_every_other_status(
     workflow: dict[Any, Any], tmp_path: Path, job: str, statuses: tuple[int, ...], calls: int, final: int
 ) -> None:
-    bash = shutil.which("bash")
-    if bash is None:
-        pytest.skip("bash not found")
     step = next(s for s in workflow["jobs"][job]["steps"] if "--hermit-" in s.get("run", ""))
     # a stand-in for pytest that exits with the next status and logs its arguments
     (tmp_path / ".venv" / "bin").mkdir(parents=True)
@@ -169,16 +189,7 @@ def test_the_run_step_retries_once_on_status_6_and_keeps_every_other_status(
     (tmp_path / ".hermit" / "baselines" / "main.json").write_text("{}")
     summary = tmp_path / "summary.md"
     env = {"PATH": "/usr/bin:/bin", "GITHUB_STEP_SUMMARY": str(summary), **workflow["env"]}
-    # GitHub runs `shell: bash` steps as `bash --noprofile --norc -eo pipefail {0}`
-    proc = subprocess.run(
-        [bash, "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    proc = run_step(step, tmp_path, env)
     assert proc.returncode == final, proc.stdout + proc.stderr
     logged = (tmp_path / "calls.log").read_text().splitlines()
     assert len(logged) == calls
@@ -190,9 +201,6 @@ def test_the_run_step_retries_once_on_status_6_and_keeps_every_other_status(
 def test_without_a_baseline_the_compare_step_says_so_even_after_a_retry(
     workflow: dict[Any, Any], tmp_path: Path
 ) -> None:
-    bash = shutil.which("bash")
-    if bash is None:
-        pytest.skip("bash not found")
     step = next(s for s in workflow["jobs"]["compare"]["steps"] if "--hermit-" in s.get("run", ""))
     (tmp_path / ".venv" / "bin").mkdir(parents=True)
     stub = tmp_path / ".venv" / "bin" / "pytest"
@@ -201,14 +209,6 @@ def test_without_a_baseline_the_compare_step_says_so_even_after_a_retry(
     stub.chmod(0o755)
     summary = tmp_path / "summary.md"
     env = {"PATH": "/usr/bin:/bin", "GITHUB_STEP_SUMMARY": str(summary), **workflow["env"]}
-    proc = subprocess.run(
-        [bash, "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    proc = run_step(step, tmp_path, env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "no baseline from main yet" in summary.read_text()

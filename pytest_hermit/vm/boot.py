@@ -26,7 +26,7 @@ from pytest_hermit.vm.connections import Connections, is_qemu_of
 from pytest_hermit.vm.console import ConsoleTimeout, StreamPump, read_lines
 from pytest_hermit.vm.domxml import DomainSpec, render
 from pytest_hermit.vm.environments import Environment
-from pytest_hermit.vm.reaper import Reaper, parse_stat, reap_if_adopted_zombie
+from pytest_hermit.vm.reaper import Reaper, parent_of, reap_if_adopted_zombie
 
 _counter = itertools.count(1)
 
@@ -119,14 +119,6 @@ def bounded(what: str, seconds: float, call: Callable[[], T], finished: threadin
     return box["value"]  # type: ignore[no-any-return]
 
 
-def _is_our_child(pid: int) -> bool:
-    try:
-        _state, parent, _session = parse_stat(Path(f"/proc/{pid}/stat").read_text())
-    except (OSError, ValueError, IndexError):
-        return False
-    return parent == os.getpid()
-
-
 def _stop_qemu(conns: Connections, name: str) -> None:
     """Kill and reap our own QEMU before libvirt's destroy.
 
@@ -138,7 +130,7 @@ def _stop_qemu(conns: Connections, name: str) -> None:
     pid = conns.qemu_pid(name)
     if pid is None or reap_if_adopted_zombie(pid):
         return  # gone, or it powered off by itself and is reaped now
-    if not is_qemu_of(pid, name) or not _is_our_child(pid):
+    if not is_qemu_of(pid, name) or parent_of(pid) != os.getpid():
         return
     try:
         os.kill(pid, signal.SIGKILL)

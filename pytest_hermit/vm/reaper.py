@@ -93,7 +93,8 @@ def children(pid: int | None = None) -> list[ChildState]:
     return out
 
 
-def _parent_of(pid: int) -> int | None:
+def parent_of(pid: int) -> int | None:
+    """The parent PID of ``pid``, or None when it is gone."""
     try:
         return parse_stat(Path(f"/proc/{pid}/stat").read_text())[1]
     except (OSError, ValueError, IndexError):
@@ -183,7 +184,7 @@ class Reaper:
         # for good, and libvirt waits for that zombie (30 s, then a failed
         # destroy): keep watching every known PID until it is reaped.
         with cls._lock:
-            missed = {pid for pid in cls._adopted - running if pid not in reaped and _parent_of(pid) == os.getpid()}
+            missed = {pid for pid in cls._adopted - running if pid not in reaped and parent_of(pid) == os.getpid()}
         for pid in missed:
             with contextlib.suppress(ChildProcessError):
                 if os.waitpid(pid, os.WNOHANG)[0] == pid:
