@@ -131,3 +131,28 @@ def test_linux_guest_noise_and_panic() -> None:
     assert parse_transcript(text, "basic", 1).metrics["getpid"] == ("cycles", [9.0])
     with pytest.raises(GuestCrashed, match="panicked"):
         parse_transcript("[    1.52] Kernel panic - not syncing: VFS: Unable to mount root fs\n", "basic", 1)
+
+
+def test_kernel_log_warnings_are_kept_with_their_line_and_info_is_not() -> None:
+    parser = ConsoleParser("hello", 1)
+    for line in (
+        "HERMIT-INFO hypervisor=none tsc_khz=2400000",
+        "[0.010][0:0][INFO] Boot time: 10 ms",
+        "[0.011][0:0][WARNING] mallocs=9999 needs 9999 MiB, have 500 MiB: using mallocs=480",
+        "[0.012][0:0][ERROR] a device did not answer",
+        "HERMIT-DONE status=ok",
+    ):
+        parser.feed(line)
+    result = parser.finish(ended=True)
+    assert result.warnings == (
+        (3, "mallocs=9999 needs 9999 MiB, have 500 MiB: using mallocs=480"),
+        (4, "a device did not answer"),
+    )
+
+
+def test_a_panic_is_an_error_not_a_warning() -> None:
+    parser = ConsoleParser("hello", 1)
+    parser.feed("[0.011][0:0][ERROR] PANIC: out of memory")
+    assert parser.warnings == []
+    with pytest.raises(GuestCrashed):
+        parser.finish(ended=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -56,6 +57,30 @@ def test_stream_validates_in_qemu(pytester: pytest.Pytester) -> None:
     result = run_pytest(pytester, "--hermit-env=qemu")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*stream_triad*MB/s*"])
+
+
+def test_guest_warnings_reach_the_summary_and_the_reports(pytester: pytest.Pytester) -> None:
+    """The guest shrinks a size that does not fit and says so: the user is told, once per text, where."""
+    pytester.makepyfile(
+        """
+        def test_too_big(hermit_run):
+            m = hermit_run("basic", boots=2, reps=1, cmdline="iters=1000 mallocs=65536")
+            assert len(m.guest_warnings) == 1, m.guest_warnings
+            assert "using mallocs=" in m.guest_warnings[0] and "boot 1" in m.guest_warnings[0]
+        """
+    )
+    result = run_pytest(pytester, "--hermit-env=qemu", "--hermit-json=out.json", "--hermit-report-md=out.md")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "hermit: guest warning: *::test_too_big?qemu?, basic iters=1000 mallocs=65536 on qemu: "
+            "mallocs=65536 needs * MiB: using mallocs=* (boot 1: *line *)"
+        ]
+    )
+    assert result.stdout.str().count("hermit: guest warning:") == 1
+    doc = json.loads((pytester.path / "out.json").read_text())
+    assert ["using mallocs=" in w for w in doc["runs"][0]["guest_warnings"]] == [True]
+    assert "### The guest warned" in (pytester.path / "out.md").read_text()
 
 
 def test_timeout_is_a_broken_run_and_leaves_no_vm(pytester: pytest.Pytester) -> None:

@@ -18,7 +18,7 @@ from pytest_hermit.gate.git import GitState
 from pytest_hermit.gate.judge import Judged
 from pytest_hermit.gate.stats import Comparison, ConfidenceInterval, Verdict
 from pytest_hermit.report.tables import render_markdown
-from pytest_hermit.report.terminal import build_comparison_tables, build_tables
+from pytest_hermit.report.terminal import build_comparison_tables, build_tables, guest_warning_lines
 from pytest_hermit.results.measurement import Measurement
 from pytest_hermit.results.samples import Direction, Samples
 
@@ -40,6 +40,8 @@ def markdown(measurements: list[Measurement], judged: list[Judged], baseline: st
         parts += [render_markdown(table), ""]
     for table in build_comparison_tables(judged, baseline or ""):
         parts += [render_markdown(table), ""]
+    if warned := guest_warning_lines(measurements):
+        parts += ["### The guest warned", "", *(f"- {line}" for line in warned), ""]
     return "\n".join(parts)
 
 
@@ -133,6 +135,7 @@ def results_json(measurements: list[Measurement], judged: list[Judged], context:
                 "emulated": m.emulated,
                 "counted": m.counted,
                 "transcripts": [str(p) for p in m.transcripts],
+                "guest_warnings": list(m.guest_warnings),
                 "metrics": {
                     name: {**samples_document(s), "comparison": verdicts.get((m.test_id, m.env, m.run, name))}
                     for name, s in m.samples.items()
@@ -167,6 +170,7 @@ def read_results(document: dict[str, Any]) -> tuple[list[Measurement], list[Judg
             counted=run["counted"],
             test_id=run["test"],
             run=run["run"],
+            guest_warnings=tuple(run.get("guest_warnings", ())),
         )
         measurements.append(m)
         comparisons = [

@@ -101,4 +101,10 @@ def summary_lines(
         lines += [render_text(table), ""]
     for table in build_comparison_tables(judged, label or ""):
         lines += [render_text(table), ""]
+    lines += [f"hermit: guest warning: {line}" for line in guest_warning_lines(measurements)]
     return lines + notes
+
+
+def guest_warning_lines(measurements: list[Measurement]) -> list[str]:
+    """One line per distinct kernel-log warning of a run: its numbers may not be what was asked."""
+    return [f"{m.test_id}, {m.run} on {m.env}: {w}" for m in measurements for w in m.guest_warnings]

@@ -47,6 +47,8 @@ WORKLOAD_METRICS: dict[str, dict[str, str]] = {
     "hello": {"boot_time_guest": "ms"},
 }
 ERROR_LEVELS = {"ERROR", "CRIT", "CRITICAL", "PANIC", "FATAL", "EMERG"}
+#: Kernel log levels a user is shown after the run: the guest says its numbers may not be what was asked.
+WARNING_LEVELS = {"WARN", "WARNING", *ERROR_LEVELS}
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class BootResult:
     info: GuestInfo | None
     status: str | None
     lines: int
+    #: Kernel log lines at warning level or worse that did not end the boot: (line number, text).
+    warnings: tuple[tuple[int, str], ...] = ()
 
 
 def parse_info(text: str, line_no: int) -> GuestInfo:
@@ -94,6 +98,7 @@ class ConsoleParser:
     error_line: tuple[int, str] | None = None
     panic_line: tuple[int, str] | None = None
     stream_validations: int = 0
+    warnings: list[tuple[int, str]] = field(default_factory=list)
     _bench: dict[str, str] | None = None
     _bench_start: int = 0
 
@@ -132,6 +137,8 @@ class ConsoleParser:
             level, text = log.group(4).upper(), log.group(5)
             if level in ERROR_LEVELS and PANIC.search(text) and self.panic_line is None:
                 self.panic_line = (self.line_no, line)
+            elif level in WARNING_LEVELS:
+                self.warnings.append((self.line_no, text.strip()))
             if (m := BOOT_TIME.search(text)) and self.workload == "hello":
                 self._add("boot_time_guest", "ms", float(m.group(1)))
             return
@@ -226,6 +233,7 @@ class ConsoleParser:
             info=self.info,
             status=self.status,
             lines=self.line_no,
+            warnings=tuple(self.warnings),
         )
 
     def _check_counts(self, ended: bool) -> None:

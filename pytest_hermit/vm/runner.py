@@ -107,6 +107,7 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
     units: dict[str, str] = {}
     transcripts: list[Path] = []
     info: GuestInfo | None = None
+    warnings: dict[str, str] = {}
     iso = guest.iso
     if env.boot == "iso" and iso is None:
         # The command line lives in the ISO's grub.cfg: one ISO per command line.
@@ -129,6 +130,8 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
         except NotComparable as exc:
             raise NotComparable(f"{exc}; transcript: {transcript}") from None
         info = record.result.info or info
+        for line_no, text in record.result.warnings:
+            warnings.setdefault(text, f"{text} (boot {index}: {transcript} line {line_no})")
         for metric, (unit, values) in record.result.metrics.items():
             units[metric] = unit
             per_metric.setdefault(metric, []).append(values)
@@ -153,4 +156,5 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
         counted=env.icount,
         test_id=request.test_id,
         run=request.run,
+        guest_warnings=tuple(warnings.values()),
     )
