@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,18 @@ def test_run_returns_the_status_and_appends_the_output_to_the_log(tmp_path: Path
     assert children.tail(tmp_path / "missing.log") == []
 
 
+#: ``sh -c SCRIPT`` with SIGINT at its default action. A suite started in the
+#: background of a non-interactive shell has SIGINT ignored, its children
+#: inherit that across exec, and sh can neither trap nor reset a signal that
+#: was ignored when it started: Ctrl-C would then end nothing.
+_SH_WITH_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp('sh', ['sh', '-c', sys.argv[1]])"
+)
+
+
 def _started(script: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(["sh", "-c", script], process_group=0, stdout=subprocess.PIPE)
+    cmd = [sys.executable, "-c", _SH_WITH_SIGINT, script]
+    proc = subprocess.Popen(cmd, process_group=0, stdout=subprocess.PIPE)
     assert proc.stdout is not None
     assert proc.stdout.readline() == b"ready\n"  # its traps are set
     return proc

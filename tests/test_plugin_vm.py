@@ -74,7 +74,7 @@ def test_guest_warnings_reach_the_summary_and_the_reports(pytester: pytest.Pytes
     result.stdout.fnmatch_lines(
         [
             "hermit: guest warning: *::test_too_big?qemu?, basic iters=1000 mallocs=65536 on qemu: "
-            "mallocs=65536 needs * MiB: using mallocs=* (boot 1: *line *)"
+            "mallocs=65536 needs * MiB: using mallocs=* (boot 1, console line *)"
         ]
     )
     assert result.stdout.str().count("hermit: guest warning:") == 1

@@ -47,7 +47,7 @@ def test_results_document_gives_back_the_measurements_and_comparisons() -> None:
     base = _measurement("t.py::test_x[qemu]", "basic", [[10.0, 11.0], [10.5, 10.2], [9.9, 10.1]])
     current = _measurement("t.py::test_x[qemu]", "basic", [[12.0, 12.5], [12.2, 12.1], [12.4, 11.9]])
     plain = _measurement("t.py::test_y[qemu]", "basic x=1", [[5.0, 5.0], [5.1, 5.0]])
-    plain = replace(plain, guest_warnings=("mallocs=9 needs 9 MiB: using mallocs=4 (boot 1: t.log line 3)",))
+    plain = replace(plain, guest_warnings=("mallocs=9 needs 9 MiB: using mallocs=4 (boot 1, console line 3)",))
     pairs = [(base[m], current[m]) for m in current]
     judged = Judged(current, stats.judge_all(pairs, lambda s: 0.05), {m: base[m] for m in current})
     document = results_json([current, plain], [judged], {})

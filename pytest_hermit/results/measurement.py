@@ -85,7 +85,7 @@ class Measurement(Mapping[str, Samples]):
     #: The call's identity within its test (see the module docstring); the workload when not given.
     run: str = ""
     #: What the guest warned about in its kernel log (e.g. it shrank a size that did not fit), once
-    #: per text, each with the boot, transcript and line where it first appeared.
+    #: per text, each with the boot and console line where it first appeared.
     guest_warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:

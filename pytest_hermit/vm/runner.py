@@ -131,7 +131,8 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
             raise NotComparable(f"{exc}; transcript: {transcript}") from None
         info = record.result.info or info
         for line_no, text in record.result.warnings:
-            warnings.setdefault(text, f"{text} (boot {index}: {transcript} line {line_no})")
+            # Not the transcript's path: a passing test's transcripts are deleted after it.
+            warnings.setdefault(text, f"{text} (boot {index}, console line {line_no})")
         for metric, (unit, values) in record.result.metrics.items():
             units[metric] = unit
             per_metric.setdefault(metric, []).append(values)
