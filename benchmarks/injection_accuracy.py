@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import sys
 from datetime import UTC, datetime
@@ -30,10 +29,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import guest_qemu as gq  # noqa: E402
 
+from pytest_hermit.errors import RunError  # noqa: E402
+from pytest_hermit.results.parsers import parse_transcript  # noqa: E402
 from pytest_hermit.vm.signals import end_on_sigterm  # noqa: E402
 
 METRICS = ("getpid", "sched_yield", "malloc", "first_page_access")
-LINE = re.compile(r"^Average time for (getpid|sched_yield|malloc|the first page access): (\d+\.\d{3}) cycles")
 SIZES = "iters=100000 mallocs=16"
 
 
@@ -43,13 +43,11 @@ def reading(metric: str, pct: int, reps: int) -> dict[str, float]:
     boot = gq.boot(words, "tcg", timeout=120)
     if boot.timed_out:
         raise SystemExit(f"boot timed out: {words}")
-    values: dict[str, list[float]] = {m: [] for m in METRICS}
-    for line in boot.lines:
-        if found := LINE.match(line):
-            name = "first_page_access" if found.group(1).startswith("the first") else found.group(1)
-            values[name].append(float(found.group(2)))
-    if any(len(v) != reps for v in values.values()):
-        raise SystemExit(f"expected {reps} repetitions of every metric in: {words}\n{boot.text}")
+    try:
+        result = parse_transcript(boot.text, "basic", reps)
+    except RunError as exc:
+        raise SystemExit(f"{words}: {exc}\n{boot.text}") from None
+    values = {m: result.metrics[m][1] for m in METRICS}
     return {m: statistics.median(v[1::2]) / statistics.median(v[0::2]) - 1 for m, v in values.items()}
 
 
