@@ -150,9 +150,7 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
         )
         with slot:
             measurement, judged = measure(session, req, progress)
-        if hermit_env.hosts:
-            # Made now, while the pool's host is known: the history record asks later, by environment name only.
-            session.context(hermit_env, measurement)
+        session.taken(hermit_env, measurement)
         session.measurements.append(measurement)
         _record_properties(request.node, measurement, judged)
         if judged is not None:

@@ -73,6 +73,14 @@ def _registry(config: pytest.Config, tool: dict[str, Any], source: str) -> dict[
     return registry
 
 
+#: One hermit_run call: (test id, environment name, run).
+RunKey = tuple[str, str, str]
+
+
+def run_key(measurement: Measurement) -> RunKey:
+    return (measurement.test_id, measurement.env, measurement.run)
+
+
 class HermitSession:
     """One run of the plugin."""
 
@@ -90,8 +98,12 @@ class HermitSession:
         self._ab_guest: GuestImage | None = None
         self.gate = Gate(settings.gate)
         self._hosts: dict[tuple[str, str], bl.HostFingerprint] = {}
-        #: Each measurement's context, made once: the history record must name the host it ran on.
-        self._contexts: dict[int, bl.Context] = {}
+        #: Per hermit_run call (test, environment name, run): the environment it ran in, as its
+        #: test saw it (pool host, the probe's emulated flag), and its context once made. Keyed
+        #: by what the call is, never by object identity: a measurement grown by added boots is
+        #: a new object of the same call.
+        self._taken_in: dict[RunKey, Environment] = {}
+        self._contexts: dict[RunKey, bl.Context] = {}
         #: Pool hosts' fingerprints before any boot, by URI.
         self._machines: dict[str, bl.HostFingerprint] = {}
         self._git: GitState | None = None
@@ -167,10 +179,16 @@ class HermitSession:
             self._guest = resolve(s.kernel, s.initrd, s.iso, s.cmdline)
         return self._guest
 
+    def taken(self, env: Environment, measurement: Measurement) -> None:
+        """Note the environment a hermit_run call ran in (its test's own: pool host, emulated flag)."""
+        self._taken_in[run_key(measurement)] = env
+
     def context(self, env: Environment, measurement: Measurement) -> bl.Context:
-        """The context a measurement was taken in (host fingerprint asked once per environment)."""
-        if id(measurement) in self._contexts:
-            return self._contexts[id(measurement)]
+        """The context a measurement was taken in (host fingerprint asked once per environment and host)."""
+        run = run_key(measurement)
+        if run in self._contexts:
+            return self._contexts[run]
+        self._taken_in.setdefault(run, env)
         key = (env.name, env.uri)
         if key not in self._hosts:
             conn = self.conns.open(env)
@@ -179,8 +197,14 @@ class HermitSession:
             )
         state = self.hosts.state_of(env)
         context = context_for(measurement, env, self.guest, self._hosts[key], self.git, dt.datetime.now(), state)
-        self._contexts[id(measurement)] = context
+        self._contexts[run] = context
         return context
+
+    def context_of(self, measurement: Measurement) -> bl.Context:
+        """The context of a measurement this session took, in the environment its test ran in."""
+        run = run_key(measurement)
+        env = self._taken_in.get(run) or self.environment(measurement.env)
+        return self.context(env, measurement)
 
     def pool_host(self, env: Environment, test_id: str) -> Environment:
         """``env`` on the host of its pool that ``test_id`` meets (``vm/pools.py``); ``env`` itself without a pool.
