@@ -13,7 +13,7 @@ import pytest
 
 from pytest_hermit import workers
 from pytest_hermit.call import measure
-from pytest_hermit.errors import ConfigError
+from pytest_hermit.errors import EnvironmentUnavailable
 from pytest_hermit.gate.judge import Judged
 from pytest_hermit.results.measurement import Measurement, RunIds
 from pytest_hermit.session import OUTCOME_KEY, session_of
@@ -50,7 +50,8 @@ def hermit_env(request: pytest.FixtureRequest) -> Environment:
         reason = f"{env.name}: {problem}" if problem else None
     if reason is not None:
         if session.settings.require_env:
-            pytest.fail(f"{reason} (--hermit-require-env)", pytrace=False)
+            # Broken, not failed: CI retries on a host that has the environment (exit 6, not 1).
+            raise EnvironmentUnavailable(f"{reason} (required by --hermit-require-env)")
         pytest.skip(reason)
     return replace(env, emulated=availability.emulated)
 
@@ -61,10 +62,9 @@ def hermit_guest(request: pytest.FixtureRequest) -> GuestImage:
     ``cmdline`` (the --hermit-cmdline words) and ``sha256`` (of kernel and
     initrd). Default: the reference guest built from ``guest/``.
     """
-    try:
-        return session_of(request.config).guest
-    except ConfigError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    # A missing guest is normally found at collection (a usage error before any boot);
+    # raised here it is still a configuration error (exit 4), not a failed test.
+    return session_of(request.config).guest
 
 
 @pytest.fixture

@@ -98,6 +98,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("hermit_env", params, indirect=True)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    hermit = session.config.stash.get(SESSION_KEY, None)
+    if hermit is None:
+        return
+    problem = hermit.image_problem(session.items)
+    if problem is not None:
+        # Before any boot: a guest that is not there is the configuration's fault (exit 4), not a test's.
+        pytest.exit(f"hermit: {problem}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield

@@ -172,6 +172,16 @@ class HermitSession:
             checks = self._host_checks = HostChecks(self.conns)
         return checks
 
+    def image_problem(self, items: list[pytest.Item]) -> str | None:
+        """Why the guest images the collected tests need cannot be used (missing, unbuilt), or None."""
+        if not any("hermit_guest" in getattr(item, "fixturenames", ()) for item in items):
+            return None
+        try:
+            _ = self.guest, self.ab_guest
+        except ConfigError as exc:
+            return str(exc)
+        return None
+
     @property
     def guest(self) -> GuestImage:
         if self._guest is None:

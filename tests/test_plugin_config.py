@@ -80,11 +80,25 @@ def test_ini_selects_environments_and_marker_limits_them(pytester: pytest.Pytest
     )
 
 
-def test_require_env_turns_a_skip_into_an_error(pytester: pytest.Pytester) -> None:
+def test_require_env_turns_a_skip_into_a_broken_run(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(USES_ENV)
     result = run_pytest(pytester, "--hermit-env=pvh", "--hermit-require-env")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*pvh: no Xen on this host*(--hermit-require-env)*"])
+    result.stdout.fnmatch_lines(["*broken run*pvh: no Xen on this host*(required by --hermit-require-env)*"])
+    assert result.ret == 6, "a host without a required environment: retry elsewhere, not 'slower'"
+
+
+def test_an_unbuilt_reference_guest_is_a_usage_error_before_any_boot(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from pytest_hermit.vm import guest
+
+    monkeypatch.setattr(guest, "REFERENCE_KERNEL", tmp_path / "build" / "refguest.elf")
+    pytester.makepyfile("def test_boots(hermit_run):\n    hermit_run('hello')\n")
+    result = run_pytest(pytester, "--hermit-env=qemu")
+    assert result.ret == 4
+    result.stdout.fnmatch_lines(["*hermit: the reference guest is not built*refguest.elf missing*"])
+    result.stdout.no_fnmatch_line("*PASSED*")
 
 
 def test_help_markers_and_fixtures_are_documented(pytester: pytest.Pytester) -> None:
