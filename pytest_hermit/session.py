@@ -162,7 +162,7 @@ class HermitSession:
     def summary_notes(self) -> list[str]:
         """The lines after the summary's tables: the probes' notes, then the run's own notes."""
         probe_notes = [f"hermit: {name}: {a.note}" for name, a in self.probed().items() if a.note]
-        return probe_notes + self.hosts.summary_lines() + self.notes
+        return probe_notes + self.hosts.summary_lines() + self.gate.notes + self.notes
 
     @property
     def hosts(self) -> HostChecks:

@@ -18,7 +18,7 @@ from tests.test_baselines import context
 def test_icount_is_tcg_counting_instructions_with_exact_defaults() -> None:
     env = BUILTIN["icount"]
     assert env.domain_type == "qemu" and env.icount and env.expected_signature == "TCGTCGTCGTCG"
-    assert (env.default_boots, env.default_reps, env.default_tolerance) == (1, 1, 0.005)
+    assert (env.default_boots, env.default_reps, env.default_tolerance) == (2, 1, 0.005)
     assert env.as_dict()["icount"] is True
     assert "instructions" in env.description and "not time" in ICOUNT_NOTE
     assert QEMU_NS.startswith("http://libvirt.org/")
@@ -30,7 +30,7 @@ def test_this_qemu_can_count_instructions() -> None:
 
 def test_a_user_environment_asks_for_icount() -> None:
     env = user_environment("tcg-exact", {"base": "qemu", "icount": True, "memory": 256}, "pyproject.toml")
-    assert env.icount and env.default_boots == 1 and env.default_tolerance == 0.005
+    assert env.icount and env.default_boots == 2 and env.default_tolerance == 0.005
     with pytest.raises(ConfigError, match=r"icount = true needs QEMU's TCG.*base = 'kvm'"):
         user_environment("x", {"base": "kvm", "icount": True}, "pyproject.toml")
     with pytest.raises(ConfigError, match="icount must be true or false"):

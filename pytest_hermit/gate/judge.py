@@ -114,6 +114,11 @@ def failed_verdicts(judged: Judged, fail_on: frozenset[stats.Verdict]) -> list[s
     return [c for c in judged.comparisons if c.verdict in fail_on]
 
 
+def _observed_once(pairs: list[tuple[Samples, Samples]]) -> bool:
+    """Some side holds a single value: nothing says whether the metric varies or not."""
+    return any(len(side.values) < 2 for pair in pairs for side in pair)
+
+
 class Gate:
     """The session's baseline comparisons and the entries it will save."""
 
@@ -124,6 +129,9 @@ class Gate:
         self._to_save: dict[bl.Key, bl.Entry] = {}
         #: Measurements --hermit-save left out because their comparison failed, was refused or broke.
         self.withheld: list[Withheld] = []
+        #: Lines for the summary: how a verdict was reached where that is not what the user expects.
+        self.notes: list[str] = []
+        self._noted: set[str] = set()
 
     @property
     def active(self) -> bool:
@@ -203,11 +211,16 @@ class Gate:
         max_boots = self.settings.max_boots
         strict = self.settings.strict
         exact_for = _exact_for(measurement)
-        if max_boots and max_boots > measurement.boots:
+        if exact_for is not None:
+            pairs_of = self._without_untimeable(measurement, pairs_of)
+        if not pairs_of(measurement):
+            comparisons: list[stats.Comparison] = []
+        elif max_boots and max_boots > measurement.boots:
             initial = measurement.boots
             while True:
                 step = self._statistics(
                     measurement,
+                    pairs_of,
                     lambda m: stats.next_step_all(
                         pairs_of(m),
                         tolerance_for,
@@ -225,6 +238,7 @@ class Gate:
         else:
             comparisons = self._statistics(
                 measurement,
+                pairs_of,
                 lambda m: stats.judge_all(
                     pairs_of(m), tolerance_for, strict=strict, paired=paired, exact_for=exact_for
                 ),
@@ -234,10 +248,65 @@ class Gate:
             comparisons,
             {c.metric: ref for (ref, _), c in zip(pairs_of(measurement), comparisons, strict=True)},
         )
+        if exact_for is not None:
+            self._note_varied(measurement, comparisons)
         self.judged.append(judged)
         return judged
 
-    def _statistics(self, measurement: Measurement, compute: Callable[[Measurement], T]) -> T:
+    def _without_untimeable(
+        self, measurement: Measurement, pairs_of: Callable[[Measurement], list[tuple[Any, Any]]]
+    ) -> Callable[[Measurement], list[tuple[Any, Any]]]:
+        """Under icount, the pairs without host-timed metrics too small for the statistics.
+
+        The host's clock is never exact; with one boot a side the statistics
+        cannot judge it, and refusing the whole family for it would throw
+        away the exact verdicts of the metrics the guest counted.
+        """
+
+        def pairs(m: Measurement) -> list[tuple[Any, Any]]:
+            out = []
+            for ref, cur in pairs_of(m):
+                if cur.metric in HOST_MEASURED and min(ref.boots, cur.boots) < 2:
+                    self._note_once(
+                        f"hermit: {m.env}: {cur.metric} of {m.test_id or m.run} not judged: the host timed it, "
+                        "and one boot a side cannot show its noise (the guest's counted metrics were judged); "
+                        "give it 2 or more boots to judge it"
+                    )
+                    continue
+                out.append((ref, cur))
+            return out
+
+        return pairs
+
+    def _note_varied(self, measurement: Measurement, comparisons: list[stats.Comparison]) -> None:
+        """Say once per environment and metric that a counted metric varied and was judged by the statistics."""
+        for c in comparisons:
+            if c.method == stats.EXACT or c.metric in HOST_MEASURED:
+                continue
+            more = (
+                f"--hermit-max-boots={self.settings.max_boots} adds boots while it is undecided"
+                if self.settings.max_boots
+                else "--hermit-max-boots=N adds boots while it is undecided"
+            )
+            self._note_once(
+                f"hermit: {measurement.env}: {c.metric} varied between boots or repetitions although the environment "
+                f"counts instructions (first seen in {measurement.test_id or measurement.run}): judged by the "
+                f"statistics, not exactly; {more}",
+                key=f"varied {measurement.env} {c.metric}",
+            )
+
+    def _note_once(self, text: str, key: str | None = None) -> None:
+        key = key or text
+        if key not in self._noted:
+            self._noted.add(key)
+            self.notes.append(text)
+
+    def _statistics(
+        self,
+        measurement: Measurement,
+        pairs_of: Callable[[Measurement], list[tuple[Any, Any]]],
+        compute: Callable[[Measurement], T],
+    ) -> T:
         """Run the statistics; numbers they cannot compare are a refusal (exit 7), not a crash (exit 1).
 
         stats raises ValueError naming the side and metric for a baseline of
@@ -250,7 +319,13 @@ class Gate:
             against = f"baseline {name!r}" if name else "image A"
             record = f"record the baseline again (--hermit-save={name} without --hermit-compare)" if name else ""
             text = str(exc)
-            if "1 boot" in text and measurement.counted:
+            if "1 boot" in text and measurement.counted and _observed_once(pairs_of(measurement)):
+                redo = (
+                    "one value a side cannot show that a metric is exact (one value always equals itself): "
+                    "give both sides at least 2 boots (icount's default) or 2 repetitions"
+                    + (f", and {record}" if name else "")
+                )
+            elif "1 boot" in text and measurement.counted:
                 redo = (
                     "these numbers vary although the environment counts instructions (a guest that is not "
                     "deterministic, e.g. a Linux kernel): give it --hermit-boots=10 so the statistics can judge them"
