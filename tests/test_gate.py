@@ -185,8 +185,14 @@ def counted(samples: dict[str, list[list[float]]], unit: str = "cycles") -> Meas
     }
     first = next(iter(samples.values()))
     return Measurement(
-        env="icount", workload="hello", samples=by_metric, boots=len(first), reps=len(first[0]), cmdline="",
-        counted=True, test_id="t.py::test_hello[icount]",
+        env="icount",
+        workload="hello",
+        samples=by_metric,
+        boots=len(first),
+        reps=len(first[0]),
+        cmdline="",
+        counted=True,
+        test_id="t.py::test_hello[icount]",
     )
 
 
