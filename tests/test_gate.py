@@ -220,3 +220,18 @@ def test_a_counted_metric_that_varies_is_judged_by_the_statistics_and_said_once(
         assert methods == {"getpid": "exact", "malloc": "bootstrap"}
     varied = [n for n in gate.notes if "malloc varied" in n]
     assert len(varied) == 1 and "not exactly" in varied[0]
+
+
+def test_a_metric_in_the_baseline_that_the_guest_no_longer_prints_is_refused(tmp_path: Path) -> None:
+    """Only the new run's metrics were walked: one that disappeared was never compared, and passed."""
+    per_boot = [[9.0, 9.0], [9.5, 9.0]]
+    entries = [
+        bl.Entry("t::x[qemu]", "qemu", Samples.of(name, "cycles", per_boot), _context(), "basic")
+        for name in ("getpid", "malloc")
+    ]
+    bl.save_merge(tmp_path / "main.json", entries)
+    gate = Gate(GateSettings(compare="main", baseline_dir=tmp_path))
+    gate.load()
+    m = Measurement(**{**measurement(per_boot).__dict__, "test_id": "t::x[qemu]"})
+    with pytest.raises(NotComparable, match=r"holds malloc for this run, but the guest no longer printed it"):
+        gate.judge(m, _context(), _never)

@@ -236,3 +236,28 @@ def test_boots_leak_no_file_descriptors(reference_guest: Path, tmp_path: Path) -
     for i in range(1, 6):
         one(i)
     assert len(os.listdir("/proc/self/fd")) <= before
+
+
+def test_a_benchmark_guest_that_prints_nothing_is_a_broken_run_not_a_pass(
+    pytester: pytest.Pytester, foreign_loader: dict[str, Path]
+) -> None:
+    """A hermit-os benchmark program promises no metric by name: one that stopped early and
+    printed no block passed with exit 0, measuring nothing."""
+    log_only = pytester.path / "log-only.txt"
+    log_only.write_text("[0.000][0:0][INFO] Welcome to HermitCore 0.2.10!\n")
+    pytester.makepyfile(
+        """
+        def test_bench(hermit_run):
+            hermit_run("bench", boots=1, reps=1)
+        """
+    )
+    result = run_pytest(
+        pytester,
+        "--hermit-env=qemu",
+        f"--hermit-kernel={foreign_loader['reset']}",
+        f"--hermit-initrd={log_only}",
+        "--hermit-timeout=60",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*broken run*the guest printed no result*workload bench*"])
+    assert result.ret == 6

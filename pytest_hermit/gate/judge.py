@@ -114,6 +114,16 @@ def failed_verdicts(judged: Judged, fail_on: frozenset[stats.Verdict]) -> list[s
     return [c for c in judged.comparisons if c.verdict in fail_on]
 
 
+def missing_metrics(baseline: bl.Baseline, measurement: Measurement) -> list[str]:
+    """The metrics the baseline holds for this hermit_run call that the measurement lacks."""
+    call = (measurement.test_id, measurement.env, measurement.run)
+    return sorted(
+        metric
+        for (test, env, run, metric) in baseline.entries
+        if (test, env, run) == call and metric not in measurement.samples
+    )
+
+
 def _observed_once(pairs: list[tuple[Samples, Samples]]) -> bool:
     """Some side holds a single value: nothing says whether the metric varies or not."""
     return any(len(side.values) < 2 for pair in pairs for side in pair)
@@ -152,6 +162,14 @@ class Gate:
 
     def refuse(self, measurement: Measurement, context: bl.Context) -> None:
         assert self.baseline is not None
+        gone = missing_metrics(self.baseline, measurement)
+        if gone:
+            raise NotComparable(
+                f"baseline {self.settings.compare!r} holds {', '.join(gone)} for this run, but the guest no longer "
+                f"printed {'it' if len(gone) == 1 else 'them'} (measured: {', '.join(measurement.samples) or 'nothing'}); "
+                "a benchmark that stopped running is not a pass: fix the guest, or record the baseline again "
+                f"(--hermit-save={self.settings.compare} without --hermit-compare) if it was dropped on purpose"
+            )
         for metric in measurement.samples:
             reason = bl.refusal(
                 self.baseline,
