@@ -164,9 +164,11 @@ class Gate:
         assert self.baseline is not None
         gone = missing_metrics(self.baseline, measurement)
         if gone:
+            pronoun = "it" if len(gone) == 1 else "them"
+            measured = ", ".join(measurement.samples) or "nothing"
             raise NotComparable(
                 f"baseline {self.settings.compare!r} holds {', '.join(gone)} for this run, but the guest no longer "
-                f"printed {'it' if len(gone) == 1 else 'them'} (measured: {', '.join(measurement.samples) or 'nothing'}); "
+                f"printed {pronoun} (measured: {measured}); "
                 "a benchmark that stopped running is not a pass: fix the guest, or record the baseline again "
                 f"(--hermit-save={self.settings.compare} without --hermit-compare) if it was dropped on purpose"
             )
