@@ -192,6 +192,10 @@ def test_tolerances() -> None:
     assert tol.of("kvm", "malloc") == pytest.approx(0.3)
     assert tol.of("qemu", "malloc") == pytest.approx(0.2)
     assert tol.of("qemu", "getpid") == pytest.approx(0.04)
+    # A metric the user named wins over an environment's built-in default (icount's 0.5%).
+    icount = Tolerances(per_metric={"getpid": 0.10}).with_env_defaults({"icount": 0.005})
+    assert icount.of("icount", "getpid") == pytest.approx(0.10)
+    assert icount.of("icount", "malloc") == pytest.approx(0.005)
     assert parse_tolerances(0.1, {}, "p").default == pytest.approx(0.1)
     with pytest.raises(ConfigError, match="getpid must be a percentage"):
         parse_tolerances(None, {"tolerance": {"getpid": "lots"}}, "p")

@@ -41,9 +41,10 @@ class Tolerances:
     """Tolerance per metric and environment.
 
     Looked up in this order: the environment's table for the metric, the
-    environment's own default (``default`` in its table, else the
-    environment's built-in one: icount's exact numbers have 0.5%), the
-    metric's, then the default. A default the user gave
+    metric's own (``[tool.hermit.tolerance] getpid = 10``: a metric the user
+    named wins over any default), the environment's own default
+    (``default`` in its table, else the environment's built-in one: icount's
+    exact numbers have 0.5%), then the default. A default the user gave
     (``--hermit-tolerance`` or its ini twin) replaces the built-in ones: the
     command line says what this run wants.
     """
@@ -59,9 +60,9 @@ class Tolerances:
         env_table = self.per_env.get(env, {})
         if metric in env_table:
             return env_table[metric]
-        if env in self.env_default:
-            return self.env_default[env]
-        return self.per_metric.get(metric, self.default)
+        if metric in self.per_metric:
+            return self.per_metric[metric]
+        return self.env_default.get(env, self.default)
 
     def with_env_defaults(self, defaults: Mapping[str, float]) -> Tolerances:
         """These tolerances with environments' built-in defaults where the user set none."""
