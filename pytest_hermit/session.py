@@ -27,7 +27,7 @@ from pytest_hermit.options import Settings
 from pytest_hermit.pyproject import tool_hermit
 from pytest_hermit.results.measurement import Measurement
 from pytest_hermit.vm.connections import Connections
-from pytest_hermit.vm.environments import Environment, as_pool, load_registry, select
+from pytest_hermit.vm.environments import Environment, as_pool, default_tolerances, load_registry, select
 from pytest_hermit.vm.fingerprint import host_fingerprint
 from pytest_hermit.vm.guest import GuestImage, resolve
 from pytest_hermit.vm.pools import matching, spread
@@ -132,8 +132,7 @@ class HermitSession:
                 selected = [as_pool(env, settings.hosts, "--hermit-hosts") for env in selected]
             except ConfigError as exc:
                 raise pytest.UsageError(str(exc)) from None
-        exact = {e.name: e.default_tolerance for e in registry.values() if e.default_tolerance is not None}
-        tolerances = settings.gate.tolerances.with_env_defaults(exact)
+        tolerances = settings.gate.tolerances.with_env_defaults(default_tolerances(registry))
         settings = replace(settings, gate=replace(settings.gate, tolerances=tolerances))
         session = cls(settings, registry, selected)
         try:

@@ -29,11 +29,47 @@ class Regression(HermitError, AssertionError):
     """A measurement is worse than its baseline (or undecided, under --hermit-fail-on=inconclusive)."""
 
 
-def _exact_for(measurement: Measurement) -> Callable[[Samples], bool] | None:
+def exact_metrics(counted: bool) -> Callable[[Samples], bool] | None:
     """Which metrics may be exact: those the guest counted (icount), never what the host timed."""
-    if not measurement.counted:
+    if not counted:
         return None
     return lambda samples: samples.metric not in HOST_MEASURED
+
+
+Pair = tuple[Samples, Samples]
+
+
+def untimeable(pairs: list[Pair], counted: bool) -> list[str]:
+    """Under icount, host-timed metrics with one boot a side: the statistics cannot judge them.
+
+    Left out of the family rather than refusing it: the host's clock is never
+    exact, and refusing the whole family for it would throw away the exact
+    verdicts of the metrics the guest counted.
+    """
+    if not counted:
+        return []
+    return [cur.metric for ref, cur in pairs if cur.metric in HOST_MEASURED and min(ref.boots, cur.boots) < 2]
+
+
+def judge_family(
+    pairs: list[Pair],
+    tolerance_for: Callable[[Samples], float],
+    *,
+    counted: bool,
+    strict: bool = False,
+    paired: bool = False,
+    confidence: float = stats.DEFAULT_CONFIDENCE,
+) -> list[stats.Comparison]:
+    """The verdicts of one family (the metrics of one hermit_run call), the one way everything judges.
+
+    The gate, ``pytest-hermit compare`` and (through the gate's reports)
+    branches, bisect and history all reach their verdicts here or in the
+    gate's adaptive form of it (:meth:`Gate.judge_pairs`), with the same
+    exactness and tolerances. ``pairs`` should not hold :func:`untimeable` ones.
+    """
+    return stats.judge_all(
+        pairs, tolerance_for, confidence=confidence, strict=strict, paired=paired, exact_for=exact_metrics(counted)
+    )
 
 
 @dataclass(frozen=True)
@@ -231,8 +267,9 @@ class Gate:
 
         max_boots = self.settings.max_boots
         strict = self.settings.strict
-        exact_for = _exact_for(measurement)
-        if exact_for is not None:
+        counted = measurement.counted
+        exact_for = exact_metrics(counted)
+        if counted:
             pairs_of = self._without_untimeable(measurement, pairs_of)
         if not pairs_of(measurement):
             comparisons: list[stats.Comparison] = []
@@ -260,9 +297,7 @@ class Gate:
             comparisons = self._statistics(
                 measurement,
                 pairs_of,
-                lambda m: stats.judge_all(
-                    pairs_of(m), tolerance_for, strict=strict, paired=paired, exact_for=exact_for
-                ),
+                lambda m: judge_family(pairs_of(m), tolerance_for, counted=counted, strict=strict, paired=paired),
             )
         judged = Judged(
             measurement,
@@ -285,17 +320,15 @@ class Gate:
         """
 
         def pairs(m: Measurement) -> list[tuple[Any, Any]]:
-            out = []
-            for ref, cur in pairs_of(m):
-                if cur.metric in HOST_MEASURED and min(ref.boots, cur.boots) < 2:
-                    self._note_once(
-                        f"hermit: {m.env}: {cur.metric} of {m.test_id or m.run} not judged: the host timed it, "
-                        "and one boot a side cannot show its noise (the guest's counted metrics were judged); "
-                        "give it 2 or more boots to judge it"
-                    )
-                    continue
-                out.append((ref, cur))
-            return out
+            every = pairs_of(m)
+            left_out = untimeable(every, counted=True)
+            for metric in left_out:
+                self._note_once(
+                    f"hermit: {m.env}: {metric} of {m.test_id or m.run} not judged: the host timed it, "
+                    "and one boot a side cannot show its noise (the guest's counted metrics were judged); "
+                    "give it 2 or more boots to judge it"
+                )
+            return [(ref, cur) for ref, cur in every if cur.metric not in left_out]
 
         return pairs
 

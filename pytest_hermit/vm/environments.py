@@ -294,6 +294,11 @@ def user_environment(name: str, table: dict[str, Any], source: str) -> Environme
     return env
 
 
+def default_tolerances(registry: dict[str, Environment]) -> dict[str, float]:
+    """The environments' own default tolerances (icount's 0.5%), by name: the gate and ``compare`` share them."""
+    return {e.name: e.default_tolerance for e in registry.values() if e.default_tolerance is not None}
+
+
 def load_registry(tool: dict[str, Any], source: str) -> dict[str, Environment]:
     """Built-in environments plus the ones of ``[tool.hermit.environments]``."""
     registry = dict(BUILTIN)
