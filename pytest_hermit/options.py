@@ -44,7 +44,7 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
         "env",
         "string",
         "environments to run in, comma-separated, or 'all' (kvm, qemu, hvm, pvh and those of "
-        "[tool.hermit.environments]); default: ini hermit_env, else kvm where /dev/kvm works, else qemu",
+        "[tool.hermit.environments]); default: ini hermit_env, else kvm where /dev/kvm runs on VT-x/AMD-V, else qemu",
         {"type": env_list, "metavar": "NAMES"},
     ),
     (

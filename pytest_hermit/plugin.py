@@ -64,6 +64,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     else:
         size = ", ".join(f"{e.name} {s.boots_for(e)} boots x {s.reps_for(e)} reps" for e in session.selected)
     lines = [f"hermit: environments {envs}; {size}, timeout {s.timeout:g} s"]
+    if session.default_note:
+        lines.append(session.default_note)
     if s.ab_kernel is not None:
         lines.append(
             f"hermit: A/B run, B = {s.ab_kernel} {s.ab_cmdline}; random boot order seed {s.ab_seed} (--hermit-ab-seed)"

@@ -31,7 +31,7 @@ from pytest_hermit.vm.environments import Environment, as_pool, default_toleranc
 from pytest_hermit.vm.fingerprint import host_fingerprint
 from pytest_hermit.vm.guest import GuestImage, resolve
 from pytest_hermit.vm.pools import matching, spread
-from pytest_hermit.vm.probes import Availability, is_local, kvm_usable_locally, probe
+from pytest_hermit.vm.probes import Availability, default_environment, is_local, probe
 
 
 def context_for(
@@ -107,10 +107,13 @@ class HermitSession:
         #: Pool hosts' fingerprints before any boot, by URI.
         self._machines: dict[str, bl.HostFingerprint] = {}
         self._git: GitState | None = None
+        #: Why the default environment is not kvm, for the header (said once); empty when --hermit-env chose.
+        self.default_note = ""
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> HermitSession:
         pyproject = Path(str(config.rootpath)) / "pyproject.toml"
+        default_note = ""
         try:
             tool = tool_hermit(pyproject)
             settings = Settings.from_config(config, tool, str(pyproject))
@@ -119,7 +122,9 @@ class HermitSession:
                 source = "--hermit-env" if config.getoption("hermit_env") else f"ini hermit_env ({config.inipath})"
                 selected = select(settings.env_spec, registry, source)
             else:
-                selected = [registry["kvm" if kvm_usable_locally() else "qemu"]]
+                name, why = default_environment()
+                selected = [registry[name]]
+                default_note = f"hermit: default environment {name}: {why}" if why else ""
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
         if settings.libvirt_uri and settings.hosts:
@@ -135,6 +140,7 @@ class HermitSession:
         tolerances = settings.gate.tolerances.with_env_defaults(default_tolerances(registry))
         settings = replace(settings, gate=replace(settings.gate, tolerances=tolerances))
         session = cls(settings, registry, selected)
+        session.default_note = default_note
         try:
             session.gate.load()
         except HermitError as exc:

@@ -284,3 +284,30 @@ def test_bad_host_pools_on_the_command_line_are_usage_errors(
     result = run_pytest(pytester, "--hermit-env=icount", *options)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert words in result.stderr.str()
+
+
+def test_the_default_environment_is_kvm_only_on_hardware_virtualization(tmp_path: Path) -> None:
+    from pytest_hermit.vm.probes import default_environment
+
+    dev = tmp_path / "kvm"
+    dev.write_text("")
+    hw = tmp_path / "cpuinfo-vmx"
+    hw.write_text("flags\t\t: fpu vme vmx sse2\n")
+    emulating = tmp_path / "cpuinfo"
+    emulating.write_text("flags\t\t: fpu vme sse2\n")
+    assert default_environment(hw, dev) == ("kvm", "")
+    name, why = default_environment(emulating, dev)
+    assert name == "qemu" and "only emulates here" in why and "--hermit-env=kvm" in why
+    name, why = default_environment(hw, tmp_path / "missing")
+    assert name == "qemu" and "no usable KVM" in why
+
+
+def test_without_hermit_env_the_header_says_which_environment_and_why(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(USES_ENV)
+    result = run_pytest(pytester, "--co")
+    from pytest_hermit.vm.probes import default_environment
+
+    name, why = default_environment()
+    result.stdout.fnmatch_lines([f"hermit: environments {name} (*"])
+    if why:
+        result.stdout.fnmatch_lines([f"hermit: default environment {name}: *"])
