@@ -127,6 +127,9 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
         calls += 1
         # Before the first boot on this host: how busy and how tuned it is (warns, or fails when strict).
         session.hosts.check(hermit_env, require_quiet=settings.require_quiet_host, say=say)
+        timeout, why = session.boot_timeout(hermit_env, availability.emulated)
+        if why:
+            say(why)
         req = RunRequest(
             env=hermit_env,
             guest=hermit_guest,
@@ -134,7 +137,7 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
             boots=boots or settings.boots_for(hermit_env),
             reps=reps or settings.reps_for(hermit_env),
             extra_cmdline=cmdline.strip(),
-            timeout=settings.timeout,
+            timeout=timeout,
             transcript_dir=transcript_dir / f"run{calls}" if calls > 1 else transcript_dir,
             emulated=availability.emulated,
             test_id=request.node.nodeid,

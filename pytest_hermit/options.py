@@ -325,6 +325,8 @@ class Settings:
     test_timeout: float | None = None
     #: --hermit-hosts: a pool for every selected environment (empty: each environment's own).
     hosts: tuple[str, ...] = ()
+    #: --hermit-timeout (or its ini twin) was given: an emulating KVM's slowdown does not scale it.
+    timeout_given: bool = False
     #: --hermit-boots / --hermit-reps (or their ini twins) were given: they then win
     #: over an environment's own defaults (icount boots once).
     boots_given: bool = False
@@ -366,6 +368,7 @@ class Settings:
             boots_given=given_boots is not None,
             reps_given=given_reps is not None,
             timeout=read.value("timeout", positive_float) or DEFAULT_TIMEOUT,
+            timeout_given=read.value("timeout", positive_float) is not None,
             test_timeout=read.value("test-timeout", positive_float),
             libvirt_uri=read.value("libvirt-uri", str),
             hosts=tuple(h.strip() for h in (read.value("hosts", str) or "").split(",") if h.strip()),

@@ -26,6 +26,7 @@ from pytest_hermit.hosts import HostChecks
 from pytest_hermit.options import Settings
 from pytest_hermit.pyproject import tool_hermit
 from pytest_hermit.results.measurement import Measurement
+from pytest_hermit.vm import slowdown
 from pytest_hermit.vm.connections import Connections
 from pytest_hermit.vm.environments import Environment, as_pool, default_tolerances, load_registry, select
 from pytest_hermit.vm.fingerprint import host_fingerprint
@@ -107,6 +108,8 @@ class HermitSession:
         #: Pool hosts' fingerprints before any boot, by URI.
         self._machines: dict[str, bl.HostFingerprint] = {}
         self._git: GitState | None = None
+        #: An emulating KVM's measured slowdown, by (environment, host URI).
+        self._slowdowns: dict[tuple[str, str], slowdown.Slowdown] = {}
         #: Why the default environment is not kvm, for the header (said once); empty when --hermit-env chose.
         self.default_note = ""
 
@@ -220,6 +223,41 @@ class HermitSession:
         run = run_key(measurement)
         env = self._taken_in.get(run) or self.environment(measurement.env)
         return self.context(env, measurement)
+
+    def boot_timeout(self, env: Environment, emulated: bool) -> tuple[float, str]:
+        """Seconds one boot in ``env`` may take, and a line saying why when that is not --hermit-timeout's value.
+
+        Where kvm only emulates (asked for explicitly: it is never the default
+        there), its default timeout grows by the slowdown a calibration boot
+        measured, once per environment and host.
+        """
+        timeout = self.settings.timeout
+        if self.settings.timeout_given or env.domain_type != "kvm" or not emulated or not is_local(env.uri):
+            return timeout, ""
+        key = (env.name, env.uri)
+        first = key not in self._slowdowns
+        if first:
+            try:
+                reference = resolve(None, None, None, "")
+            except ConfigError as exc:
+                self._slowdowns[key] = slowdown.Slowdown(None, str(exc))
+            else:
+                tcg = replace(self.registry["qemu"], uri=env.uri)
+                self._slowdowns[key] = slowdown.measure(self.conns, env, tcg, reference)
+        measured = self._slowdowns[key]
+        scaled = measured.scaled(timeout)
+        if not first:
+            return scaled, ""
+        if measured.factor is None:
+            return scaled, (
+                f"hermit: {env.name} only emulates here and its slowdown could not be measured "
+                f"({measured.reason}): boot timeout stays {timeout:g} s (--hermit-timeout sets it)"
+            )
+        return scaled, (
+            f"hermit: {env.name} only emulates here: a calibration boot ran guest code {measured.factor:.0f}x slower "
+            f"than TCG, so each boot may take {scaled:.0f} s ({timeout:g} s x {measured.factor:.0f}; "
+            "--hermit-timeout sets it); qemu or icount give numbers in seconds here"
+        )
 
     def pool_host(self, env: Environment, test_id: str) -> Environment:
         """``env`` on the host of its pool that ``test_id`` meets (``vm/pools.py``); ``env`` itself without a pool.

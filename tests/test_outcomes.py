@@ -93,3 +93,14 @@ def test_describe_keeps_what_went_wrong_while_cleaning_up() -> None:
         "[hermit: broken run] timed out (environment kvm)\n"
         "  while cleaning up after that: libvirt could not destroy domain d"
     )
+
+
+def test_a_slowdown_only_ever_grows_a_timeout() -> None:
+    from pytest_hermit.vm.slowdown import Slowdown, factor_of
+
+    assert factor_of(38_000.0, 40.0) == pytest.approx(950.0)
+    assert factor_of(30.0, 40.0) == 1.0
+    assert Slowdown(950.0).scaled(120) == pytest.approx(114_000)
+    assert Slowdown(None, "no guest").scaled(120) == 120
+    with pytest.raises(ValueError, match="must be positive"):
+        factor_of(0.0, 40.0)

@@ -261,3 +261,25 @@ def test_a_benchmark_guest_that_prints_nothing_is_a_broken_run_not_a_pass(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*broken run*the guest printed no result*workload bench*"])
     assert result.ret == 6
+
+
+def test_an_emulating_kvm_asked_for_explicitly_gets_a_timeout_scaled_by_its_measured_slowdown(
+    pytester: pytest.Pytester,
+) -> None:
+    """Where /dev/kvm only emulates, a default basic boot runs for minutes: the default
+    timeout ended it as a broken run. The calibration boot's factor scales it, and says so."""
+    from pytest_hermit.vm.probes import default_environment
+
+    if default_environment()[0] == "kvm":
+        pytest.skip("this host's KVM runs on VT-x/AMD-V: nothing to scale")
+    pytester.makepyfile("def test_hello(hermit_run):\n    hermit_run('hello', boots=1)\n")
+    result = run_pytest(pytester, "--hermit-env=kvm")
+    result.assert_outcomes(passed=1)
+    line = next(x for x in result.outlines if "only emulates here: a calibration boot" in x)
+    factor = float(line.split("guest code ", 1)[1].split("x slower", 1)[0])
+    seconds = float(line.split("each boot may take ", 1)[1].split(" s", 1)[0])
+    assert factor > 5, "KVM's instruction emulator is far slower than TCG"
+    assert seconds == pytest.approx(120 * factor, rel=0.01)
+    given = run_pytest(pytester, "--hermit-env=kvm", "--hermit-timeout=60")
+    given.assert_outcomes(passed=1)
+    assert not any("calibration boot" in x for x in given.outlines), "--hermit-timeout wins: nothing measured"
