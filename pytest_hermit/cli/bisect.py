@@ -7,8 +7,9 @@ pytest run (``--hermit-kernel=GOOD --hermit-ab=COMMIT``); its JSON report
 says which metrics regressed (``bisect/verdicts.py``). The candidates are the
 commits after GOOD on BAD's first-parent line: a merged branch counts as its
 merge commit, where ``git bisect`` would walk into it. A commit that does not
-build, or whose comparison stays inconclusive, is skipped as ``git bisect
-skip`` does. The commit found is judged once more against its parent and
+build, that builds but whose A/B run breaks (its guest does not boot, crashes
+or times out), or whose comparison stays inconclusive, is skipped as ``git
+bisect skip`` does. The commit found is judged once more against its parent and
 named only when it is slower than that too.
 
 Exit statuses (``README.md``, "Bisect"):
@@ -16,8 +17,8 @@ Exit statuses (``README.md``, "Bisect"):
 * 0: the first bad commit is named (found and confirmed against its parent);
 * 1: BAD is not slower than GOOD: nothing to look for;
 * 2: interrupted (Ctrl-C, SIGTERM), after the running pytest stopped and the worktrees were removed;
-* 6: no commit named: a build of GOOD or BAD failed, an A/B run broke, was refused or failed
-  otherwise, skipped commits leave several candidates (listed), or the commit found was not
+* 6: no commit named: a build of GOOD or BAD failed, BAD's A/B run broke, an A/B run was refused
+  or failed otherwise, skipped commits leave several candidates (listed), or the commit found was not
   slower than its parent (not named);
 * 7: refused: a ref is not a commit, GOOD is not on BAD's first-parent line, the pytest
   arguments set what bisect sets itself, or the tests measure no comparison or not the
@@ -54,7 +55,8 @@ The candidates are the commits after GOOD on BAD's first-parent line
 (git log --first-parent GOOD..BAD): a merged branch is judged as its merge
 commit, where git bisect would walk into it. Each is built in a temporary
 worktree and judged against GOOD in an interleaved A/B pytest run; a commit
-that does not build is skipped, as git bisect skip does. The commit found is
+that does not build, or whose A/B run breaks (its guest does not boot),
+is skipped, as git bisect skip does. The commit found is
 judged once more against its parent and named only when it regressed there too.
 
 Everything after -- goes to pytest (the tests of the current checkout), e.g.
@@ -65,7 +67,8 @@ exit status:
   0  found: the last lines are "first bad commit: SHA SUBJECT" and its changes
   1  BAD is not slower than GOOD
   2  interrupted; the running pytest was stopped and the worktrees removed
-  6  no commit named: a build of GOOD or BAD, or an A/B run failed; skipped
+  6  no commit named: a build of GOOD or BAD failed, BAD's A/B run broke, or
+     an A/B run was refused or failed otherwise; skipped
      commits leave several candidates (listed); or the commit found did not
      regress against its parent (noise: more boots, or icount)
   7  refused: a ref is not a commit, GOOD is not on BAD's first-parent line,
@@ -95,6 +98,10 @@ class Stop(Exception):
         super().__init__(message)
         self.status = status
         self.output = tuple(output)
+
+
+class Broke(Stop):
+    """An A/B run that broke (pytest status 6): a commit in the middle is skipped for it, GOOD's or BAD's ends."""
 
 
 class _Bisection:
@@ -148,7 +155,8 @@ class _Bisection:
         try:
             found = abrun.judged(a, b, self.req.pytest_args, self.tmp / f"run-{self.runs}.json", log)
         except abrun.RunFailed as exc:
-            raise Stop(EXIT_BROKEN, f"the A/B run of {what} failed: {exc}", exc.output) from None
+            stop = Broke if exc.broken else Stop
+            raise stop(EXIT_BROKEN, f"the A/B run of {what} failed: {exc}", exc.output) from None
         # On the first run a missing metric is the setup's fault (refused); later, a commit's.
         status = EXIT_REFUSED if first else EXIT_BROKEN
         if not found:
@@ -177,7 +185,15 @@ class _Bisection:
             for text in exc.output:
                 self.say(f"    {text}")
             return bs.Mark.SKIP
-        found = self.compare(self.images[self.good.sha], built, f"{c.short} against GOOD {self.good.short}")
+        try:
+            found = self.compare(self.images[self.good.sha], built, f"{c.short} against GOOD {self.good.short}")
+        except Broke as exc:
+            # Built but did not boot (or crashed): as git bisect skip, the search judges a neighbour instead.
+            self.skipped[sha] = str(exc)
+            self.say(f"{head}: skip, {exc}")
+            for text in exc.output:
+                self.say(f"    {text}")
+            return bs.Mark.SKIP
         judgement = verdicts.judge(found, self.req.metrics)
         if judgement.mark is bs.Mark.BAD:
             self.deciding[sha] = judgement.deciding
