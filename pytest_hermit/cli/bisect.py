@@ -41,7 +41,8 @@ from pytest_hermit.bisect import verdicts
 from pytest_hermit.cli import abrun, children
 from pytest_hermit.cli import worktrees as wt
 from pytest_hermit.cli.common import Out, build_args
-from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED
+from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_OK, EXIT_REFUSED
+from pytest_hermit.vm import signals
 
 HELP = "find the first commit between GOOD and BAD whose metrics regressed against GOOD (A/B runs, built in worktrees)"
 
@@ -315,26 +316,25 @@ def _prepare(req: BisectRequest) -> tuple[Path, wt.Commit, tuple[wt.Commit, ...]
 
 def run(req: BisectRequest, out: Out) -> int:
     """Bisect, print one line per step and the result; the exit status of the module's docstring."""
-    with children.sigterm_as_interrupt():
+    return children.interruptible(PREFIX, lambda: _run(req, out), before=out.out.flush)
+
+
+def _run(req: BisectRequest, out: Out) -> int:
+    try:
+        repo, good, line = _prepare(req)
+        tmp = Path(tempfile.mkdtemp(prefix="hermit-bisect-"))
         try:
-            repo, good, line = _prepare(req)
-            tmp = Path(tempfile.mkdtemp(prefix="hermit-bisect-"))
-            try:
-                return _Bisection(req, repo, good, line, tmp, out).run()
-            finally:
-                with children.uninterrupted():
-                    shutil.rmtree(tmp, ignore_errors=True)
-                    wt.prune(repo)
-        except Stop as exc:
-            out.out.flush()
-            print(f"{PREFIX}: {exc}", file=sys.stderr)
-            for text in exc.output:
-                print(f"    {text}", file=sys.stderr)
-            return exc.status
-        except KeyboardInterrupt:
-            out.out.flush()
-            print(f"{PREFIX}: interrupted; the running build or pytest was stopped, worktrees removed", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            return _Bisection(req, repo, good, line, tmp, out).run()
+        finally:
+            with signals.uninterrupted():
+                shutil.rmtree(tmp, ignore_errors=True)
+                wt.prune(repo)
+    except Stop as exc:
+        out.out.flush()
+        print(f"{PREFIX}: {exc}", file=sys.stderr)
+        for text in exc.output:
+            print(f"    {text}", file=sys.stderr)
+        return exc.status
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
