@@ -88,8 +88,8 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     (
         "test-timeout",
         "string",
-        "seconds all boots of one test may take together, every hermit_run call of it included "
-        "(default: no limit beyond --hermit-timeout per boot)",
+        "seconds all boots of one test may take together, every hermit_run call of it included; "
+        "waiting for a host slot (max_parallel) does not count (default: no limit beyond --hermit-timeout per boot)",
         {"type": positive_float, "metavar": "SECONDS"},
     ),
     (

@@ -447,6 +447,12 @@ class Gate:
         for entry in entries:
             self._to_save[entry.key] = entry
 
+    def discard_pending(self) -> int:
+        """Save nothing at the end of the run; how many entries were queued (pytest-xdist lost a worker's part)."""
+        dropped = len(self._to_save)
+        self._to_save.clear()
+        return dropped
+
     def withhold(self, test: str, env: str, run: str, reason: str) -> None:
         """Note a measurement that --hermit-save will not save (only when saving)."""
         if self.settings.save:
