@@ -41,7 +41,8 @@ def test_icount_has_its_own_default_tolerance_unless_the_user_sets_one() -> None
     tolerances = parse_tolerances(None, {"tolerance": {"malloc": 30}}, "pyproject.toml").with_env_defaults(
         {"icount": 0.005}
     )
-    assert tolerances.of("icount", "malloc") == 0.005
+    assert tolerances.of("icount", "malloc") == 0.30, "a metric the user named wins over icount's default"
+    assert tolerances.of("icount", "getpid") == 0.005
     assert tolerances.of("qemu", "malloc") == 0.30
     assert tolerances.of("qemu", "getpid") == 0.05
     own = parse_tolerances(None, {"tolerance": {"icount": {"default": 1, "getpid": 2}}}, "pyproject.toml")
