@@ -275,9 +275,10 @@ def test_an_emulating_kvm_asked_for_explicitly_gets_a_timeout_scaled_by_its_meas
     pytester.makepyfile("def test_hello(hermit_run):\n    hermit_run('hello', boots=1)\n")
     result = run_pytest(pytester, "--hermit-env=kvm")
     result.assert_outcomes(passed=1)
-    line = next(x for x in result.outlines if "only emulates here: a calibration boot" in x)
-    factor = float(line.split("guest code ", 1)[1].split("x slower", 1)[0])
-    seconds = float(line.split("each boot may take ", 1)[1].split(" s", 1)[0])
+    said = [x for x in result.outlines if "only emulates here" in x]
+    assert len(said) == 1 and "a calibration boot" in said[0], said
+    factor = float(said[0].split("guest code ", 1)[1].split("x slower", 1)[0])
+    seconds = float(said[0].split("each boot may take ", 1)[1].split(" s", 1)[0])
     assert factor > 5, "KVM's instruction emulator is far slower than TCG"
     assert seconds == pytest.approx(120 * factor, rel=0.01)
     given = run_pytest(pytester, "--hermit-env=kvm", "--hermit-timeout=60")
