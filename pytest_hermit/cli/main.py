@@ -33,7 +33,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from pytest_hermit.cli import bisect, branches, compare, history, listing, show
+from pytest_hermit.cli import bisect, branches, compare, doctor, history, init, listing, show
 from pytest_hermit.cli.common import Out
 from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_OK, EXIT_REFUSED, EXIT_REGRESSION
 from pytest_hermit.gate import baselines as bl
@@ -62,6 +62,8 @@ COMMANDS: dict[str, Command] = {
     "branches": (branches.HELP, branches.add_args, branches.command),
     "history": (history.HELP, history.add_args, history.command),
     "bisect": (bisect.HELP, bisect.add_args, bisect.command),
+    "doctor": (doctor.HELP, doctor.add_args, doctor.command),
+    "init": (init.HELP, init.add_args, init.command),
 }
 
 #: The subcommands that run pytest: everything after "--" is its arguments.
