@@ -57,10 +57,11 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert made.returncode == 0, made.stderr
     python = venv / "bin" / "python"
     site = Path(run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], out).stdout.strip())
-    ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    (site / "hermit_test_dependencies.pth").write_text("".join(f"{p}\n" for p in sorted(ours)))
     installed = run([sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", wheel], cwd=out)
     assert installed.returncode == 0, installed.stderr
+    # Only now: pip would take this interpreter's pytest-hermit (often an editable install) for the wheel's.
+    ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (site / "hermit_test_dependencies.pth").write_text("".join(f"{p}\n" for p in sorted(ours)))
     where = run([python, "-c", "import pytest_hermit; print(pytest_hermit.__file__)"], cwd=out)
     assert where.stdout.strip().startswith(str(site)), f"pytest_hermit comes from {where.stdout} {where.stderr}"
     return venv

@@ -167,7 +167,9 @@ def diagnose(args: argparse.Namespace) -> tuple[list[EnvReport], dict[str, Any]]
     guest_problem = ""
     try:
         if kernel is not None and not kernel.is_file():
-            raise ConfigError(f"hermit_kernel in {pyproject} names {kernel}, which does not exist")
+            raise ConfigError(
+                f"hermit_kernel in {pyproject} names {kernel}, which does not exist: build it, or fix hermit_kernel"
+            )
         guest = resolve(kernel, initrd, None, "")
     except ConfigError as exc:
         guest_problem = str(exc)
