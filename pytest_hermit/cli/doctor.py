@@ -35,7 +35,10 @@ from pytest_hermit.vm.environments import Environment, load_registry
 from pytest_hermit.vm.guest import GuestImage, resolve
 from pytest_hermit.vm.probes import QEMU_BINARY, cpu_has_hw_virt, probe
 
-HELP = "say which environments this host can run (and what to install for the others) and which guest they boot"
+HELP = (
+    "say which environments this host can run (and what to install for the others) and which guest they boot; "
+    "exit status 0 when at least one can run, 6 when none can, 7 for a broken [tool.hermit]"
+)
 
 
 @dataclass(frozen=True)

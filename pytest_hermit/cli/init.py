@@ -31,7 +31,10 @@ from pytest_hermit._shipped import shipped
 from pytest_hermit.cli.common import Out
 from pytest_hermit.exitcodes import EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED
 
-HELP = "write a starter perf test, [tool.hermit] in pyproject.toml and a GitHub Actions workflow (never overwrites)"
+HELP = (
+    "write a starter perf test, [tool.hermit] in pyproject.toml and a GitHub Actions workflow, never overwriting; "
+    "exit status 0 (written or left alone), 7 (refused: nothing written), 8 (a write failed)"
+)
 
 SUITE = "tests/perf"
 TEST_FILE = f"{SUITE}/test_hermit_perf.py"
