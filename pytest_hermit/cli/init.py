@@ -140,6 +140,7 @@ _PROJECT_SETUP = """\
       - name: Install pytest-hermit into .venv (build your guest here too)
         run: |
           python3 -m venv .venv
+          # from the package index; a wheel of your own instead: .venv/bin/pip install -q path/to/pytest_hermit-*.whl
           .venv/bin/pip install -q pytest-hermit
 """
 _PROJECT_HEADER = f"""\
