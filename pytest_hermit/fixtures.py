@@ -60,7 +60,7 @@ def hermit_env(request: pytest.FixtureRequest) -> Environment:
 def hermit_guest(request: pytest.FixtureRequest) -> GuestImage:
     """The guest image every boot uses: ``kernel``, ``initrd``, ``iso``,
     ``cmdline`` (the --hermit-cmdline words) and ``sha256`` (of kernel and
-    initrd). Default: the reference guest built from ``guest/``.
+    initrd). Default: the reference guest shipped with the plugin (``guest/build`` in a source checkout).
     """
     # A missing guest is normally found at collection (a usage error before any boot);
     # raised here it is still a configuration error (exit 4), not a failed test.

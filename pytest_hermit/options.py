@@ -50,7 +50,8 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     (
         "kernel",
         "string",
-        "guest kernel to boot (default: the reference guest, guest/build/refguest.elf)",
+        "guest kernel to boot (default: the reference guest shipped with the plugin; "
+        "guest/build/refguest.elf in a source checkout)",
         {"metavar": "PATH"},
     ),
     (

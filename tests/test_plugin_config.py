@@ -91,13 +91,17 @@ def test_require_env_turns_a_skip_into_a_broken_run(pytester: pytest.Pytester) -
 def test_an_unbuilt_reference_guest_is_a_usage_error_before_any_boot(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    from pytest_hermit._shipped import Shipped
     from pytest_hermit.vm import guest
 
-    monkeypatch.setattr(guest, "REFERENCE_KERNEL", tmp_path / "build" / "refguest.elf")
+    unbuilt = Shipped(tmp_path / "build" / "refguest.elf", "source checkout", f"run 'make -C {tmp_path}'")
+    monkeypatch.setattr(guest, "shipped", lambda name: unbuilt)
     pytester.makepyfile("def test_boots(hermit_run):\n    hermit_run('hello')\n")
     result = run_pytest(pytester, "--hermit-env=qemu")
     assert result.ret == 4
-    result.stdout.fnmatch_lines(["*hermit: the reference guest is not built*refguest.elf missing*"])
+    result.stdout.fnmatch_lines(
+        ["*hermit: the reference guest is missing from the source checkout*refguest.elf*make -C*"]
+    )
     result.stdout.no_fnmatch_line("*PASSED*")
 
 
