@@ -55,14 +55,19 @@ def hermit_env(request: pytest.FixtureRequest) -> Environment:
     return replace(env, emulated=availability.emulated)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def hermit_guest(request: pytest.FixtureRequest) -> GuestImage:
-    """The guest image every boot uses: ``kernel``, ``initrd``, ``iso``,
-    ``cmdline`` (the --hermit-cmdline words) and ``sha256`` (of kernel and
-    initrd). Default: the reference guest built from ``guest/``.
+    """The guest image this test boots: ``kernel``, ``initrd``, ``iso``,
+    ``cmdline`` (the --hermit-cmdline words), ``sha256`` (of kernel and
+    initrd) and ``profile``, its guest profile (``name``, ``cmdline``
+    template, ``qemu_args``, ``metrics``...): the one of
+    ``@pytest.mark.hermit(guest=NAME)``, else --hermit-guest's, else the
+    reference guest built from ``guest/``.
     """
+    marker = request.node.get_closest_marker("hermit")
+    profile = marker.kwargs.get("guest") if marker is not None else None
     try:
-        return session_of(request.config).guest
+        return session_of(request.config).guest_for(profile)
     except ConfigError as exc:
         pytest.fail(str(exc), pytrace=False)
 
@@ -91,6 +96,12 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
     """
     session = session_of(request.config)
     settings = session.settings
+    profile = hermit_guest.profile
+    if profile.qemu_args and hermit_env.is_xen:
+        pytest.skip(
+            f"guest profile {profile.name} needs QEMU arguments ({' '.join(profile.qemu_args)}), "
+            f"which {hermit_env.name} (Xen) cannot take"
+        )
     transcript_dir = settings.artifacts / safe_name(request.node.nodeid)
     calls = 0
     # One budget for every boot of the test, set when the test starts.
@@ -134,7 +145,8 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
             boots=boots or settings.boots_for(hermit_env),
             reps=reps or settings.reps_for(hermit_env),
             extra_cmdline=cmdline.strip(),
-            timeout=settings.timeout,
+            timeout=profile.timeout or settings.timeout,
+            timeout_name=f"timeout of guest profile {profile.name}" if profile.timeout else "--hermit-timeout",
             transcript_dir=transcript_dir / f"run{calls}" if calls > 1 else transcript_dir,
             emulated=availability.emulated,
             test_id=request.node.nodeid,

@@ -20,8 +20,10 @@ _TALLY = pytest.StashKey[Tally]()
 _GATHERED = pytest.StashKey[workers.Gathered]()
 
 MARKER_DOC = (
-    "hermit(envs=None): run this test only in the named environments "
-    "(a list of names; the others of --hermit-env are skipped for it)."
+    "hermit(envs=None, guest=None): run this test only in the named environments "
+    "(a list of names; the others of --hermit-env are skipped for it), and boot the guest of "
+    "guest profile NAME (built-in reference, hermitcore, linux, or [tool.hermit.guests.NAME]) "
+    "instead of --hermit-guest's."
 )
 
 
@@ -89,6 +91,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 f"{metafunc.definition.nodeid}: @pytest.mark.hermit names unknown environment(s) "
                 f"{', '.join(unknown)}; known: {', '.join(session.registry)}"
             )
+        guest = marker.kwargs.get("guest")
+        if guest is not None:
+            if not isinstance(guest, str):
+                raise pytest.UsageError(
+                    f"{metafunc.definition.nodeid}: @pytest.mark.hermit(guest=...) takes a profile name, got {guest!r}"
+                )
+            session.check_guest(guest, f"{metafunc.definition.nodeid}: @pytest.mark.hermit(guest)")
     params = []
     for env in session.selected:
         marks = []

@@ -26,6 +26,7 @@ from pytest_hermit.hosts import HostChecks
 from pytest_hermit.options import Settings
 from pytest_hermit.pyproject import tool_hermit
 from pytest_hermit.results.measurement import Measurement
+from pytest_hermit.results.profiles import DEFAULT_PROFILE, GuestProfile, load_profiles
 from pytest_hermit.vm.connections import Connections
 from pytest_hermit.vm.environments import Environment, as_pool, load_registry, select
 from pytest_hermit.vm.fingerprint import host_fingerprint
@@ -48,7 +49,7 @@ def context_for(
         plugin_version=__version__,
         environment=env.as_dict(),
         host=host,
-        guest_sha256=guest.sha256,
+        guest_sha256=measurement.guest_sha256 or guest.sha256,
         guest_cmdline=measurement.cmdline,
         git_commit=git.commit,
         git_branch=git.branch,
@@ -76,8 +77,17 @@ def _registry(config: pytest.Config, tool: dict[str, Any], source: str) -> dict[
 class HermitSession:
     """One run of the plugin."""
 
-    def __init__(self, settings: Settings, registry: dict[str, Environment], selected: list[Environment]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: dict[str, Environment],
+        selected: list[Environment],
+        profiles: dict[str, GuestProfile] | None = None,
+    ) -> None:
         self.settings = settings
+        #: Guest profiles by name: the built-in ones and [tool.hermit.guests].
+        self.profiles = profiles if profiles is not None else load_profiles({}, "pyproject.toml")
+        self._guests: dict[str, GuestImage] = {}
         self.registry = registry
         self.selected = selected
         self.conns = Connections(settings.state_dir)
@@ -103,6 +113,7 @@ class HermitSession:
             tool = tool_hermit(pyproject)
             settings = Settings.from_config(config, tool, str(pyproject))
             registry = _registry(config, tool, str(pyproject))
+            profiles = load_profiles(tool, str(pyproject))
             if settings.env_spec is not None:
                 source = "--hermit-env" if config.getoption("hermit_env") else f"ini hermit_env ({config.inipath})"
                 selected = select(settings.env_spec, registry, source)
@@ -123,11 +134,13 @@ class HermitSession:
         exact = {e.name: e.default_tolerance for e in registry.values() if e.default_tolerance is not None}
         tolerances = settings.gate.tolerances.with_env_defaults(exact)
         settings = replace(settings, gate=replace(settings.gate, tolerances=tolerances))
-        session = cls(settings, registry, selected)
+        session = cls(settings, registry, selected, profiles)
         try:
             session.gate.load()
         except HermitError as exc:
             raise pytest.UsageError(str(exc)) from None
+        chosen_by = "--hermit-guest" if config.getoption("hermit_guest") else "ini hermit_guest"
+        session.check_guest(settings.guest, chosen_by)
         return session
 
     def environment(self, name: str) -> Environment:
@@ -162,10 +175,35 @@ class HermitSession:
 
     @property
     def guest(self) -> GuestImage:
+        """The guest of tests that name none: --hermit-guest's profile (default: reference)."""
         if self._guest is None:
-            s = self.settings
-            self._guest = resolve(s.kernel, s.initrd, s.iso, s.cmdline)
+            self._guest = self.guest_for(None)
         return self._guest
+
+    def guest_for(self, profile: str | None) -> GuestImage:
+        """The guest image of a profile (None: --hermit-guest's), resolved once; the image options win."""
+        name = profile or self.settings.guest or DEFAULT_PROFILE
+        if name not in self._guests:
+            s = self.settings
+            if name not in self.profiles:
+                raise ConfigError(f"no guest profile {name!r}; known: {', '.join(self.profiles)}")
+            self._guests[name] = resolve(s.kernel, s.initrd, s.iso, s.cmdline, self.profiles[name])
+        return self._guests[name]
+
+    def check_guest(self, profile: str | None, source: str) -> None:
+        """Before any boot: the profile exists and, unless it is the reference guest (built on demand), its files do.
+
+        A usage error otherwise, naming ``source`` (the option or marker that chose it).
+        """
+        name = profile or self.settings.guest or DEFAULT_PROFILE
+        if name not in self.profiles:
+            raise pytest.UsageError(f"{source}: no guest profile {name!r}; known: {', '.join(self.profiles)}")
+        if name == DEFAULT_PROFILE and self.settings.kernel is None:
+            return  # the reference guest: an unbuilt one fails the tests that boot it, with what to run
+        try:
+            self.guest_for(name)
+        except ConfigError as exc:
+            raise pytest.UsageError(f"{source}={name}: {exc}") from None
 
     def context(self, env: Environment, measurement: Measurement) -> bl.Context:
         """The context a measurement was taken in (host fingerprint asked once per environment)."""
@@ -245,7 +283,7 @@ class HermitSession:
             return None
         if self._ab_guest is None:
             cmdline = " ".join(w for w in (s.cmdline, s.ab_cmdline) if w)
-            self._ab_guest = resolve(s.ab_kernel, s.ab_initrd, None, cmdline)
+            self._ab_guest = resolve(s.ab_kernel, s.ab_initrd, None, cmdline, self.guest.profile)
         return self._ab_guest
 
     def close(self) -> None:

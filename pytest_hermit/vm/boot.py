@@ -22,6 +22,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pytest_hermit.errors import BootTimeout, RunError
 from pytest_hermit.results.parsers import BootResult, ConsoleParser
+from pytest_hermit.results.profile_parser import ProfileParser
 from pytest_hermit.vm.connections import Connections, is_qemu_of
 from pytest_hermit.vm.console import ConsoleTimeout, StreamPump, read_lines
 from pytest_hermit.vm.domxml import DomainSpec, render
@@ -256,7 +257,7 @@ def boot(
     conns: Connections,
     env: Environment,
     spec: DomainSpec,
-    parser: ConsoleParser,
+    parser: ConsoleParser | ProfileParser,
     *,
     timeout: float,
     transcript: Path,
@@ -293,15 +294,50 @@ def boot(
         except lv.libvirtError as exc:
             raise RunError(f"libvirt could not start the domain: {exc}", env=env.name) from None
         started = time.monotonic()
+        console = pump
+        seen = 0  # characters of the current line input steps saw already
+
+        def answer() -> None:
+            if isinstance(parser, ProfileParser):
+                while (text := parser.take_input()) is not None:
+                    bounded("write to the console", left(), lambda: console.send(text))
 
         def feed(line: str) -> bool:
-            parser.feed(line)
+            nonlocal seen
+            if isinstance(parser, ProfileParser):
+                if parser.screen_mode:
+                    parser.feed_screen(line)
+                else:
+                    parser.feed(line, seen)
+                seen = 0
+                answer()
+            else:
+                parser.feed(line)
             if on_line is not None:
                 on_line(line)
             return parser.complete
 
+        def partial(text: str) -> bool:
+            nonlocal seen
+            assert isinstance(parser, ProfileParser)
+            parser.feed_partial(text[seen:])
+            seen = len(text)
+            answer()
+            return parser.complete
+
+        prompt = (lambda: parser.expecting) if isinstance(parser, ProfileParser) else None
+        raw = isinstance(parser, ProfileParser) and parser.screen_mode
         try:
-            outcome = read_lines(pump.read_fd, transcript, feed, timeout=left(), started=started)
+            outcome = read_lines(
+                pump.read_fd,
+                transcript,
+                feed,
+                timeout=left(),
+                started=started,
+                prompt=prompt,
+                on_partial=partial,
+                raw=raw,
+            )
         except ConsoleTimeout:
             raise BootTimeout(
                 f"timed out after {timeout:.3g} s ({limit_name}) waiting for the guest to finish; "

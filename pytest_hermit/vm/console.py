@@ -9,6 +9,7 @@ code serves local and remote URIs alike.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -62,6 +63,15 @@ class StreamPump:
         except Exception:  # noqa: BLE001 - a stream whose domain is gone may refuse either; it is released all the same
             pass
 
+    def send(self, text: str) -> None:
+        """Type ``text`` on the guest's console (an input step of its profile)."""
+        data = text.encode()
+        while data:
+            sent = self.stream.send(data)
+            if not isinstance(sent, int) or sent < 0:
+                raise OSError(f"the console stream took no input ({sent!r})")
+            data = data[sent:]
+
     def close(self) -> None:
         """Stop pumping. Call after the domain is destroyed: the stream then ends by itself.
 
@@ -94,6 +104,10 @@ class ConsoleTimeout(Exception):
     """No end of output before the deadline."""
 
 
+#: The end of an escape sequence: in screen mode each one hands the text so far to the reader.
+_ESCAPE_END = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_])")
+
+
 def read_lines(
     fd: int,
     transcript: Path,
@@ -101,11 +115,20 @@ def read_lines(
     *,
     timeout: float,
     started: float,
+    prompt: Callable[[], re.Pattern[str] | None] | None = None,
+    on_partial: Callable[[str], bool] | None = None,
+    raw: bool = False,
 ) -> ReadOutcome:
     """Feed console lines to ``on_line`` until it returns True, the console ends, or time runs out.
 
     Every byte also goes to ``transcript``, flushed per line, so the file
     holds what the guest printed even after a crash or a Ctrl-C.
+
+    ``prompt`` names what an input step waits for (a prompt ends no line):
+    text up to its match goes to ``on_partial`` at once, and again as the
+    start of its line to ``on_line`` when the line ends. ``raw`` (a screen
+    mirror): ``on_line`` gets the text as it is, newlines and escape
+    sequences included, cut after each newline and each escape sequence.
     """
     # poll(), not select(): select() fails on descriptors above 1023, which a
     # process with many open files (a long session, a big test suite) reaches.
@@ -113,16 +136,23 @@ def read_lines(
     first_line: float | None = None
     count = 0
     deadline = started + timeout
+    pending = ""  # the start of a line an input step saw already
     with transcript.open("w", encoding="utf-8") as out:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ConsoleTimeout()
-            index = child.expect(["\n", pexpect.EOF, pexpect.TIMEOUT], timeout=remaining)
+            wanted = prompt() if prompt is not None else None
+            patterns: list[Any] = ["\n", pexpect.EOF, pexpect.TIMEOUT]
+            if raw:
+                patterns.append(_ESCAPE_END)
+            elif wanted is not None:
+                patterns.append(wanted)
+            index = child.expect(patterns, timeout=remaining)
             if index == 2:
-                _flush_partial(child.before, out)
+                _flush_partial(pending + (child.before or ""), out)
                 raise ConsoleTimeout()
-            text = child.before or ""
+            text = pending + (child.before or "")
             if index == 1:
                 if text:
                     out.write(text)
@@ -130,11 +160,28 @@ def read_lines(
                     count += 1
                     on_line(text)
                 return ReadOutcome(True, first_line, count)
+            if first_line is None and text.strip():
+                first_line = time.monotonic() - started
+            if index == 3 and not raw:
+                piece = (child.before or "") + str(child.after)
+                pending += piece
+                if on_partial is not None and on_partial(pending):
+                    out.write(pending)
+                    out.flush()
+                    return ReadOutcome(False, first_line, count)
+                continue
+            if raw:
+                chunk = text + str(child.after)
+                out.write(chunk)
+                out.flush()
+                count += chunk.count("\n")
+                if on_line(chunk):
+                    return ReadOutcome(False, first_line, count)
+                continue
+            pending = ""
             out.write(text.replace("\r", "") + "\n")
             out.flush()
             count += 1
-            if first_line is None and text.strip():
-                first_line = time.monotonic() - started
             if on_line(text):
                 return ReadOutcome(False, first_line, count)
 
