@@ -182,6 +182,7 @@ def _record_properties(node: pytest.Item, measurement: Measurement, judged: Judg
     prefix = f"hermit.{measurement.env}.{measurement.run}"
     for name, samples in measurement.samples.items():
         node.user_properties.append((f"{prefix}.{name}.median", f"{samples.median:g} {samples.unit}"))
+        node.user_properties.append((f"{prefix}.{name}.better", samples.direction.value))
     for c in judged.comparisons if judged is not None else []:
         node.user_properties.append((f"{prefix}.{c.metric}.change", f"{c.change * 100:+.1f}%"))
         node.user_properties.append(

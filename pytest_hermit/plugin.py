@@ -91,13 +91,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 f"{metafunc.definition.nodeid}: @pytest.mark.hermit names unknown environment(s) "
                 f"{', '.join(unknown)}; known: {', '.join(session.registry)}"
             )
-        guest = marker.kwargs.get("guest")
-        if guest is not None:
-            if not isinstance(guest, str):
-                raise pytest.UsageError(
-                    f"{metafunc.definition.nodeid}: @pytest.mark.hermit(guest=...) takes a profile name, got {guest!r}"
-                )
-            session.check_guest(guest, f"{metafunc.definition.nodeid}: @pytest.mark.hermit(guest)")
     params = []
     for env in session.selected:
         marks = []
@@ -105,6 +98,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             marks.append(pytest.mark.skip(reason=f"@pytest.mark.hermit limits this test to {', '.join(wanted)}"))
         params.append(pytest.param(env, id=env.name, marks=marks))
     metafunc.parametrize("hermit_env", params, indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Here, not while collecting: a usage error raised there would read as a collection error (exit 2).
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None:
+        return
+    for item in items:
+        marker = item.get_closest_marker("hermit")
+        guest = marker.kwargs.get("guest") if marker is not None else None
+        if guest is None:
+            continue
+        if not isinstance(guest, str):
+            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.hermit(guest=...) wants a profile name: {guest!r}")
+        session.check_guest(guest, f"{item.nodeid}: @pytest.mark.hermit(guest)")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -186,6 +186,11 @@ def read_results(document: dict[str, Any]) -> tuple[list[Measurement], list[Judg
 def _seconds(samples: Samples, tsc_khz: int | None, counted: bool = False) -> tuple[list[float], str]:
     """Values as seconds (lower is better), the way pytest-benchmark reads every number."""
     values = samples.values
+    if samples.direction is Direction.HIGHER_IS_BETTER:
+        # pytest-benchmark reads every number as a cost: a rate becomes its inverse.
+        if samples.unit == "MB/s":
+            return [1.0 / v if v else float("inf") for v in values], "1 / (MB/s): seconds per MB"
+        return [1.0 / v if v else float("inf") for v in values], f"1 / ({samples.unit}): higher is better"
     if samples.unit == "cycles" and counted:
         return list(values), "instructions as is (icount counts them; they are not time)"
     if samples.unit == "cycles" and tsc_khz:
@@ -194,8 +199,6 @@ def _seconds(samples: Samples, tsc_khz: int | None, counted: bool = False) -> tu
         return [v / 1000.0 for v in values], "ms / 1000"
     if samples.unit == "s":
         return list(values), "s"
-    if samples.direction is Direction.HIGHER_IS_BETTER and samples.unit == "MB/s":
-        return [1.0 / v if v else float("inf") for v in values], "1 / (MB/s): seconds per MB"
     return list(values), f"{samples.unit} as is (no time conversion known)"
 
 

@@ -76,7 +76,7 @@ class ProfileParser:
         if not line:
             return
         self._tail.append(line)
-        self._prompted(_clean(raw[seen:]))
+        self._prompted(_visible(raw[seen:]))
         for spec in self.profile.metrics:
             got = spec.read(line)
             if got is not None:
@@ -87,7 +87,7 @@ class ProfileParser:
 
     def feed_partial(self, text: str) -> None:
         """Text of a line not ended yet (a prompt): only input steps look at it."""
-        self._prompted(_clean(text))
+        self._prompted(_visible(text))
 
     def feed_screen(self, chunk: str) -> None:
         """Raw console text in screen mode: the screen is redrawn, then read row by row."""
@@ -176,6 +176,11 @@ class ProfileParser:
         self.values.setdefault(name, []).append(value)
 
 
+def _visible(raw: str) -> str:
+    """Console text as a person sees it: no escape sequences, carriage returns or NULs (a prompt keeps its space)."""
+    return ANSI_ESCAPE.sub("", raw.replace("\r", "").replace("\x00", ""))
+
+
 def _clean(raw: str) -> str:
-    """A console line as a person reads it: no escape sequences, carriage returns or NULs."""
-    return ANSI_ESCAPE.sub("", raw.replace("\r", "").replace("\x00", "")).rstrip()
+    """A console line as metric patterns read it: visible text without trailing blanks."""
+    return _visible(raw).rstrip()

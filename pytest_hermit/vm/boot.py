@@ -16,7 +16,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -24,9 +24,9 @@ from pytest_hermit.errors import BootTimeout, RunError
 from pytest_hermit.results.parsers import BootResult, ConsoleParser
 from pytest_hermit.results.profile_parser import ProfileParser
 from pytest_hermit.vm.connections import Connections, is_qemu_of
-from pytest_hermit.vm.console import ConsoleTimeout, StreamPump, read_lines
+from pytest_hermit.vm.console import ConsoleTimeout, StreamPump, lost_tail, read_lines
 from pytest_hermit.vm.domxml import DomainSpec, render
-from pytest_hermit.vm.environments import Environment
+from pytest_hermit.vm.environments import EMBEDDED_QEMU, Environment
 from pytest_hermit.vm.reaper import Reaper, parent_of, reap_if_adopted_zombie
 
 _counter = itertools.count(1)
@@ -271,6 +271,9 @@ def boot(
     """
     conn = conns.open(env)
     lv = conns.libvirt
+    if spec.serial_log is None and not env.is_xen and env.uri.startswith(EMBEDDED_QEMU):
+        # Our own QEMU writes files where we can read them: its copy of the console keeps a lost tail.
+        spec = replace(spec, serial_log=transcript.with_name(transcript.stem + ".serial.log"))
     xml = render(env, spec)
     transcript.parent.mkdir(parents=True, exist_ok=True)
     started_wall = time.monotonic()
@@ -337,7 +340,15 @@ def boot(
                 prompt=prompt,
                 on_partial=partial,
                 raw=raw,
+                tail_follows=True,
             )
+            tail = lost_tail(spec.serial_log, outcome)
+            if tail:
+                with transcript.open("a", encoding="utf-8") as out:
+                    out.write(tail.replace("\r", ""))
+                pieces = [tail] if raw else [p for p in tail.split("\n") if p]
+                for piece in pieces:
+                    feed(piece)
         except ConsoleTimeout:
             raise BootTimeout(
                 f"timed out after {timeout:.3g} s ({limit_name}) waiting for the guest to finish; "
@@ -374,6 +385,8 @@ def boot(
         _clean_up(conns, conn, spec.name, pump, exc, transcript)
         raise
     _clean_up(conns, conn, spec.name, pump, None)
+    if spec.serial_log is not None:
+        spec.serial_log.unlink(missing_ok=True)
     first_ms = outcome.first_line_s * 1000 if outcome.first_line_s is not None else None
     # The whole cycle, destroy included: what a boot costs the run.
     return BootRecord(result, transcript, first_ms, time.monotonic() - started_wall, outcome.ended)

@@ -98,6 +98,10 @@ class ReadOutcome:
     ended: bool
     first_line_s: float | None
     lines: int
+    #: Characters read from the console (what a serial log holds beyond them was lost on the way).
+    consumed: int = 0
+    #: An unfinished last line not fed (``tail_follows``): the serial log says how it ended.
+    held: str = ""
 
 
 class ConsoleTimeout(Exception):
@@ -118,6 +122,7 @@ def read_lines(
     prompt: Callable[[], re.Pattern[str] | None] | None = None,
     on_partial: Callable[[str], bool] | None = None,
     raw: bool = False,
+    tail_follows: bool = False,
 ) -> ReadOutcome:
     """Feed console lines to ``on_line`` until it returns True, the console ends, or time runs out.
 
@@ -129,6 +134,8 @@ def read_lines(
     start of its line to ``on_line`` when the line ends. ``raw`` (a screen
     mirror): ``on_line`` gets the text as it is, newlines and escape
     sequences included, cut after each newline and each escape sequence.
+    ``tail_follows``: an unfinished last line at the console's end is not
+    fed but returned (``held``), for :func:`lost_tail` to complete.
     """
     # poll(), not select(): select() fails on descriptors above 1023, which a
     # process with many open files (a long session, a big test suite) reaches.
@@ -137,6 +144,7 @@ def read_lines(
     count = 0
     deadline = started + timeout
     pending = ""  # the start of a line an input step saw already
+    consumed = 0
     with transcript.open("w", encoding="utf-8") as out:
         while True:
             remaining = deadline - time.monotonic()
@@ -154,36 +162,59 @@ def read_lines(
                 raise ConsoleTimeout()
             text = pending + (child.before or "")
             if index == 1:
+                if tail_follows:
+                    return ReadOutcome(True, first_line, count, consumed - len(pending), held=text)
                 if text:
                     out.write(text)
                     out.flush()
                     count += 1
                     on_line(text)
-                return ReadOutcome(True, first_line, count)
+                return ReadOutcome(True, first_line, count, consumed + len(child.before or ""))
             if first_line is None and text.strip():
                 first_line = time.monotonic() - started
             if index == 3 and not raw:
                 piece = (child.before or "") + str(child.after)
+                consumed += len(piece)
                 pending += piece
                 if on_partial is not None and on_partial(pending):
                     out.write(pending)
                     out.flush()
-                    return ReadOutcome(False, first_line, count)
+                    return ReadOutcome(False, first_line, count, consumed)
                 continue
             if raw:
                 chunk = text + str(child.after)
+                consumed += len(chunk)
                 out.write(chunk)
                 out.flush()
                 count += chunk.count("\n")
                 if on_line(chunk):
-                    return ReadOutcome(False, first_line, count)
+                    return ReadOutcome(False, first_line, count, consumed)
                 continue
+            consumed += len(child.before or "") + 1
             pending = ""
             out.write(text.replace("\r", "") + "\n")
             out.flush()
             count += 1
             if on_line(text):
-                return ReadOutcome(False, first_line, count)
+                return ReadOutcome(False, first_line, count, consumed)
+
+
+def lost_tail(serial_log: Path | None, outcome: ReadOutcome) -> str:
+    """What QEMU's log of the serial port holds beyond what the console delivered.
+
+    A guest that leaves through isa-debug-exit right after its last line
+    takes that line along: QEMU exits, and the pty's unread data goes with
+    it. QEMU writes its chardev log in the same call, so the log has it.
+    """
+    if not outcome.ended:
+        return ""
+    try:
+        text = serial_log.read_bytes().decode("utf-8", errors="replace") if serial_log is not None else ""
+    except OSError:
+        text = ""
+    tail = text[outcome.consumed :]
+    # No log, or one that does not continue what was read: the console's own last words.
+    return tail if tail.startswith(outcome.held) else outcome.held
 
 
 def _flush_partial(text: object, out: Any) -> None:

@@ -30,6 +30,8 @@ class DomainSpec:
     firmware: Path | None = QBOOT
     #: Extra QEMU arguments of the guest's profile (QEMU-based environments only).
     qemu_args: tuple[str, ...] = ()
+    #: A file QEMU copies the serial port's output into (local QEMU only): the console's lost tail.
+    serial_log: Path | None = None
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -128,6 +130,8 @@ def _render_devices(domain: ET.Element, env: Environment, spec: DomainSpec) -> N
         _sub(console, "target", type="xen", port="0")
         return
     serial = _sub(devices, "serial", type="pty")
+    if spec.serial_log is not None and not env.is_xen:
+        _sub(serial, "log", file=str(spec.serial_log), append="off")
     _sub(serial, "target", port="0")
     console = _sub(devices, "console", type="pty")
     _sub(console, "target", type="serial", port="0")
