@@ -86,8 +86,10 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
     (getpid, sched_yield, malloc, first_page_access in cycles), stream
     (stream_copy, stream_scale, stream_add, stream_triad in MB/s), hello
     (boot_time_guest, boot_time_host in ms). hermit-os benchmark blocks keep
-    their own names and units. ``cmdline`` words go last on the guest's
-    command line. Boots and repetitions default to --hermit-boots and
+    their own names and units. A guest profile of your own
+    (``[tool.hermit.guests.NAME]``) names its metrics, units and directions;
+    ``workload`` fills its ``{workload}``. ``cmdline`` words go last on the
+    guest's command line. Boots and repetitions default to --hermit-boots and
     --hermit-reps; given here, they win (--hermit-max-boots still adds boots
     while a comparison is undecided). Each boot is bounded by
     --hermit-timeout, all boots of the test together by

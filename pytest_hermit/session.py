@@ -188,6 +188,8 @@ class HermitSession:
             if name not in self.profiles:
                 raise ConfigError(f"no guest profile {name!r}; known: {', '.join(self.profiles)}")
             self._guests[name] = resolve(s.kernel, s.initrd, s.iso, s.cmdline, self.profiles[name])
+        if name == (self.settings.guest or DEFAULT_PROFILE):
+            self._guest = self._guests[name]  # the session's guest: what the reports name
         return self._guests[name]
 
     def check_guest(self, profile: str | None, source: str) -> None:
