@@ -128,6 +128,18 @@ def test_a_required_metric_missing_when_the_guest_ends_names_it_and_the_last_lin
     assert "    booting\n    cpuid 71" in text
 
 
+def test_a_screen_guest_gives_the_last_value_shown_and_ends_on_a_row() -> None:
+    metrics = [{"pattern": r"L1 Cache: +(?P<value>[0-9.]+) GB/s", "name": "l1", "unit": "GB/s", "better": "higher"}]
+    parser = ProfileParser(profile(console="screen", metrics=metrics, end=r"Pass complete"), "x", 1)
+    parser.feed_screen("\x1b[2J\x1b[5;10HL1 Cache:  120.5 GB/s\x1b[1;1HTesting")
+    assert not parser.complete
+    parser.feed_screen("\x1b[5;10HL1 Cache:  131.0 GB/s")  # redrawn in place: a newer figure
+    parser.feed_screen("\x1b[20;1HPass complete, no errors")
+    assert parser.complete
+    result = parser.finish(ended=False)
+    assert result.metrics == {"l1": ("GB/s", [131.0])} and result.directions == {"l1": Direction.HIGHER_IS_BETTER}
+
+
 def test_the_end_pattern_completes_the_boot() -> None:
     parser = ProfileParser(profile(end=r"^all tests done$"), "x", 1)
     feed(parser, "x 5\n")

@@ -19,6 +19,7 @@ from pytest_hermit.errors import OutputError
 from pytest_hermit.results.parsers import ANSI_ESCAPE, BootResult, ConsoleParser
 from pytest_hermit.results.profiles import GuestProfile, fill
 from pytest_hermit.results.samples import Direction
+from pytest_hermit.results.screen import Screen
 
 #: Console lines shown with an error about missing metrics.
 TAIL_LINES = 8
@@ -40,15 +41,12 @@ class ProfileParser:
     _step: int = 0
     _to_send: list[str] = field(default_factory=list)
     _tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
-    _screen: object | None = None
+    _screen: Screen | None = None
 
     def __post_init__(self) -> None:
         if self.profile.hermit_formats:
             self._inner = ConsoleParser(self.workload, self.reps)
         if self.profile.console == "screen":
-            # 17b's VT100 mirror; imported here so a lines-mode run never needs it.
-            from pytest_hermit.results.screen import Screen
-
             self._screen = Screen(rows=25, cols=80)
 
     # -- what the console reader calls -------------------------------------------------
@@ -93,8 +91,8 @@ class ProfileParser:
         """Raw console text in screen mode: the screen is redrawn, then read row by row."""
         assert self._screen is not None
         self.line_no += chunk.count("\n")
-        self._screen.feed(chunk)  # type: ignore[attr-defined]
-        rows = [row.rstrip() for row in self._screen.rows()]  # type: ignore[attr-defined]
+        self._screen.feed(chunk)
+        rows = [row.rstrip() for row in self._screen.rows()]
         self._tail.clear()
         self._tail.extend(row for row in rows if row.strip())
         for row in rows:
