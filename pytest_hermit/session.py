@@ -285,7 +285,7 @@ class HermitSession:
             return None
         if self._ab_guest is None:
             cmdline = " ".join(w for w in (s.cmdline, s.ab_cmdline) if w)
-            self._ab_guest = resolve(s.ab_kernel, s.ab_initrd, None, cmdline, self.guest.profile)
+            self._ab_guest = resolve(s.ab_kernel, s.ab_initrd, None, cmdline, self.profiles[s.guest or DEFAULT_PROFILE])
         return self._ab_guest
 
     def close(self) -> None:
