@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMPS := .make
 PYTEST_ARGS ?=
 
-.PHONY: demo test deps venv guest guests debian-guest lint clean xen-test
+.PHONY: demo test deps venv guest guests debian-guest lint clean xen-test wheel
 
 # The reference study, then each guest nobody here wrote, in its own project folder
 # (its profile is in that folder's pyproject.toml).
@@ -63,8 +63,12 @@ debian-guest: deps
 	$(PYTHON) scripts/build-debian-guest $(DEBIAN_GUEST)
 
 lint: venv
-	$(BIN)/ruff check pytest_hermit tests benchmarks examples conftest.py
+	$(BIN)/ruff check pytest_hermit tests benchmarks examples conftest.py setup.py
 	$(BIN)/mypy
 
+# The wheel (reference guest inside) and the sdist for `pip install` elsewhere (README, "In your own repository").
+wheel: deps venv
+	$(BIN)/python -m build --outdir dist .
+
 clean:
-	rm -rf $(STAMPS) $(VENV) guest/build .hermit
+	rm -rf $(STAMPS) $(VENV) guest/build .hermit build dist

@@ -320,4 +320,4 @@ def test_a_missing_kernel_or_unknown_profile_is_a_usage_error(pytester: pytest.P
     )
     result = run_pytest(pytester, "--hermit-env=qemu")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*test_marked*@pytest.mark.hermit(guest)=timing*no such file*"])
+    result.stdout.fnmatch_lines(["*test_marked*@pytest.mark.hermit(guest='timing')*no such file*"])

@@ -6,12 +6,9 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_hermit._shipped import shipped
 from pytest_hermit.errors import ConfigError
 from pytest_hermit.results.profiles import BUILTIN, DEFAULT_PROFILE, GuestProfile
-
-#: Where the reference guest is built in a source checkout (``make -C guest``).
-REFERENCE_DIR = Path(__file__).resolve().parents[2] / "guest"
-REFERENCE_KERNEL = REFERENCE_DIR / "build" / "refguest.elf"
 
 
 @dataclass(frozen=True)
@@ -70,10 +67,11 @@ def resolve(
                 f"guest profile {profile.name!r} ({where}) names no kernel: pass --hermit-kernel"
                 + ("" if builtin else ' or set kernel = "PATH" in its table')
             )
-        kernel = REFERENCE_KERNEL
-        if not kernel.is_file():
+        reference = shipped("refguest.elf")
+        if not reference.present:
             raise ConfigError(
-                f"the reference guest is not built ({kernel} missing): run 'make -C {REFERENCE_DIR}' "
-                "(or 'make demo'), or pass --hermit-kernel"
+                f"the reference guest is missing from the {reference.origin} ({reference.path}): "
+                f"{reference.remedy}, or pass --hermit-kernel"
             )
+        kernel = reference.path
     return GuestImage(kernel, initrd, iso, cmdline, image_hash(kernel, initrd), profile)
