@@ -120,3 +120,14 @@ def test_a_declared_metric_the_guest_never_prints_is_a_broken_run_naming_it(proj
             "*    cpuid *",
         ]
     )
+
+
+def test_a_profile_metric_in_the_baseline_but_no_longer_read_is_refused(project: pytest.Pytester) -> None:
+    saved = run_pytest(project, "--hermit-env=icount", "--hermit-guest=timing", "--hermit-save=base")
+    assert saved.ret == 0, saved.stdout.str()
+    # The same profile name now reads cpuid only: vmcall, in the baseline, is gone from the run.
+    narrowed = (project.path / "pyproject.toml").read_text().replace("(?P<name>\\w+)", "(?P<name>cpuid)", 1)
+    (project.path / "pyproject.toml").write_text(narrowed)
+    result = run_pytest(project, "--hermit-env=icount", "--hermit-guest=timing", "--hermit-compare=base")
+    assert result.ret == 7, result.stdout.str()
+    result.stdout.fnmatch_lines(["*holds vmcall for this run, but the guest no longer printed it*"])
