@@ -8,12 +8,16 @@ BIN := $(VENV)/bin
 STAMPS := .make
 PYTEST_ARGS ?=
 
-.PHONY: demo test deps venv guest lint clean xen-test wheel
+.PHONY: demo test deps venv guest guests debian-guest lint clean xen-test wheel
 
-demo: deps venv guest
+# The reference study, then each guest nobody here wrote, in its own project folder
+# (its profile is in that folder's pyproject.toml).
+demo: deps venv guests
 	$(BIN)/pytest examples -p no:cacheprovider --hermit-env=icount,qemu,kvm -rs $(PYTEST_ARGS)
+	$(BIN)/pytest examples/memtest86 -p no:cacheprovider --hermit-env=icount,qemu,kvm -rs $(PYTEST_ARGS)
+	$(BIN)/pytest examples/debian-kernel -p no:cacheprovider --hermit-env=icount,qemu,kvm -rs $(PYTEST_ARGS)
 
-test: deps venv guest lint
+test: deps venv guests lint
 	$(BIN)/pytest tests -p no:cacheprovider -rs $(PYTEST_ARGS)
 ifneq ($(HERMIT_SKIP_XEN),1)
 	$(MAKE) xen-test
@@ -47,6 +51,16 @@ $(STAMPS)/venv: pyproject.toml | $(STAMPS)/system-packages
 
 guest: deps
 	$(MAKE) -s -C guest
+
+# Every guest the examples and tests boot: the reference guest, and those nobody
+# here wrote (memtest86+ comes as it is from its package).
+guests: guest debian-guest
+
+# Debian's cloud kernel with an initramfs of Debian packages (busybox, the
+# kernel's own speed-test modules); about a second, and a no-op when current.
+DEBIAN_GUEST := .hermit/debian-guest
+debian-guest: deps
+	$(PYTHON) scripts/build-debian-guest $(DEBIAN_GUEST)
 
 lint: venv
 	$(BIN)/ruff check pytest_hermit tests benchmarks examples conftest.py setup.py

@@ -56,15 +56,20 @@ def hermit_env(request: pytest.FixtureRequest) -> Environment:
     return replace(env, emulated=availability.emulated)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def hermit_guest(request: pytest.FixtureRequest) -> GuestImage:
-    """The guest image every boot uses: ``kernel``, ``initrd``, ``iso``,
-    ``cmdline`` (the --hermit-cmdline words) and ``sha256`` (of kernel and
-    initrd). Default: the reference guest shipped with the plugin (``guest/build`` in a source checkout).
+    """The guest image this test boots: ``kernel``, ``initrd``, ``iso``,
+    ``cmdline`` (the --hermit-cmdline words), ``sha256`` (of kernel and
+    initrd) and ``profile``, its guest profile (``name``, ``cmdline``
+    template, ``qemu_args``, ``metrics``...): the one of
+    ``@pytest.mark.hermit(guest=NAME)``, else --hermit-guest's, else the
+    reference guest shipped with the plugin (``guest/build`` in a source checkout).
     """
+    marker = request.node.get_closest_marker("hermit")
+    profile = marker.kwargs.get("guest") if marker is not None else None
     # A missing guest is normally found at collection (a usage error before any boot);
     # raised here it is still a configuration error (exit 4), not a failed test.
-    return session_of(request.config).guest
+    return session_of(request.config).guest_for(profile)
 
 
 @pytest.fixture
@@ -81,8 +86,10 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
     (getpid, sched_yield, malloc, first_page_access in cycles), stream
     (stream_copy, stream_scale, stream_add, stream_triad in MB/s), hello
     (boot_time_guest, boot_time_host in ms). hermit-os benchmark blocks keep
-    their own names and units. ``cmdline`` words go last on the guest's
-    command line. Boots and repetitions default to --hermit-boots and
+    their own names and units. A guest profile of your own
+    (``[tool.hermit.guests.NAME]``) names its metrics, units and directions;
+    ``workload`` fills its ``{workload}``. ``cmdline`` words go last on the
+    guest's command line. Boots and repetitions default to --hermit-boots and
     --hermit-reps; given here, they win (--hermit-max-boots still adds boots
     while a comparison is undecided). Each boot is bounded by
     --hermit-timeout, all boots of the test together by
@@ -91,6 +98,12 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
     """
     session = session_of(request.config)
     settings = session.settings
+    profile = hermit_guest.profile
+    if profile.qemu_args and hermit_env.is_xen:
+        pytest.skip(
+            f"guest profile {profile.name} needs QEMU arguments ({' '.join(profile.qemu_args)}), "
+            f"which {hermit_env.name} (Xen) cannot take"
+        )
     transcript_dir = settings.artifacts / safe_name(request.node.nodeid)
     calls = 0
     # One budget for every boot of the test, set when the test starts.
@@ -138,7 +151,8 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
             boots=boots or settings.boots_for(hermit_env),
             reps=reps or settings.reps_for(hermit_env),
             extra_cmdline=cmdline.strip(),
-            timeout=timeout,
+            timeout=profile.timeout or timeout,
+            timeout_name=f"timeout of guest profile {profile.name}" if profile.timeout else "--hermit-timeout",
             transcript_dir=transcript_dir / f"run{calls}" if calls > 1 else transcript_dir,
             emulated=availability.emulated,
             test_id=request.node.nodeid,
@@ -176,6 +190,7 @@ def _record_properties(node: pytest.Item, measurement: Measurement, judged: Judg
     prefix = f"hermit.{measurement.env}.{measurement.run}"
     for name, samples in measurement.samples.items():
         node.user_properties.append((f"{prefix}.{name}.median", f"{samples.median:g} {samples.unit}"))
+        node.user_properties.append((f"{prefix}.{name}.better", samples.direction.value))
     for c in judged.comparisons if judged is not None else []:
         node.user_properties.append((f"{prefix}.{c.metric}.change", f"{c.change * 100:+.1f}%"))
         node.user_properties.append(

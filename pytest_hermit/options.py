@@ -50,8 +50,8 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     (
         "kernel",
         "string",
-        "guest kernel to boot (default: the reference guest shipped with the plugin; "
-        "guest/build/refguest.elf in a source checkout)",
+        "guest kernel to boot (default: the guest profile's kernel; for the reference profile the "
+        "reference guest shipped with the plugin, guest/build/refguest.elf in a source checkout)",
         {"metavar": "PATH"},
     ),
     (
@@ -69,8 +69,17 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     (
         "cmdline",
         "string",
-        "extra guest command line words, passed before workload=, reps= and the test's own words",
+        "extra guest command line words, passed before the guest profile's cmdline "
+        "(workload=W reps=R for the built-in ones) and the test's own words",
         {"metavar": "WORDS"},
+    ),
+    (
+        "guest",
+        "string",
+        "guest profile: how to boot the guest and read its console: reference (default), hermitcore, linux, "
+        "or NAME of [tool.hermit.guests.NAME] in pyproject.toml (README, 'Guest profiles'); "
+        "per test: @pytest.mark.hermit(guest=NAME)",
+        {"metavar": "NAME"},
     ),
     ("boots", "string", f"boots per measurement (default {DEFAULT_BOOTS})", {"type": positive_int, "metavar": "N"}),
     (
@@ -336,6 +345,8 @@ class Settings:
     history: Path | None = None
     #: --hermit-require-quiet-host: a busy host is a broken run, not a warning.
     require_quiet_host: bool = False
+    #: --hermit-guest: the guest profile of tests without @pytest.mark.hermit(guest=...) (None: reference).
+    guest: str | None = None
 
     def boots_for(self, env: Environment) -> int:
         """Boots per measurement in ``env``: the option when given, else the environment's default, else ours."""
@@ -389,6 +400,7 @@ class Settings:
             ab_seed=ab_seed if ab_seed is not None else random.randrange(2**31),
             gate=gate,
             history=_history_dir(read),
+            guest=read.value("guest", str),
         )
 
 

@@ -40,6 +40,7 @@ def run_context(session: HermitSession) -> dict[str, Any]:
             "initrd": str(guest.initrd or ""),
             "sha256": guest.sha256,
             "cmdline": guest.cmdline,
+            "profile": guest.profile.name,
         },
         "git_commit": git.commit,
         "git_branch": git.branch,

@@ -20,8 +20,10 @@ _TALLY = pytest.StashKey[Tally]()
 _GATHERED = pytest.StashKey[workers.Gathered]()
 
 MARKER_DOC = (
-    "hermit(envs=None): run this test only in the named environments "
-    "(a list of names; the others of --hermit-env are skipped for it)."
+    "hermit(envs=None, guest=None): run this test only in the named environments "
+    "(a list of names; the others of --hermit-env are skipped for it), and boot the guest of "
+    "guest profile NAME (built-in reference, hermitcore, linux, or [tool.hermit.guests.NAME]) "
+    "instead of --hermit-guest's."
 )
 
 

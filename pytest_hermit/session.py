@@ -26,6 +26,7 @@ from pytest_hermit.hosts import HostChecks
 from pytest_hermit.options import Settings
 from pytest_hermit.pyproject import tool_hermit
 from pytest_hermit.results.measurement import Measurement
+from pytest_hermit.results.profiles import DEFAULT_PROFILE, GuestProfile, load_profiles
 from pytest_hermit.vm import slowdown
 from pytest_hermit.vm.connections import Connections
 from pytest_hermit.vm.environments import Environment, as_pool, default_tolerances, load_registry, select
@@ -49,7 +50,7 @@ def context_for(
         plugin_version=__version__,
         environment=env.as_dict(),
         host=host,
-        guest_sha256=guest.sha256,
+        guest_sha256=measurement.guest_sha256 or guest.sha256,
         guest_cmdline=measurement.cmdline,
         git_commit=git.commit,
         git_branch=git.branch,
@@ -85,8 +86,17 @@ def run_key(measurement: Measurement) -> RunKey:
 class HermitSession:
     """One run of the plugin."""
 
-    def __init__(self, settings: Settings, registry: dict[str, Environment], selected: list[Environment]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: dict[str, Environment],
+        selected: list[Environment],
+        profiles: dict[str, GuestProfile] | None = None,
+    ) -> None:
         self.settings = settings
+        #: Guest profiles by name: the built-in ones and [tool.hermit.guests].
+        self.profiles = profiles if profiles is not None else load_profiles({}, "pyproject.toml")
+        self._guests: dict[str, GuestImage] = {}
         self.registry = registry
         self.selected = selected
         self.conns = Connections(settings.state_dir)
@@ -121,6 +131,7 @@ class HermitSession:
             tool = tool_hermit(pyproject)
             settings = Settings.from_config(config, tool, str(pyproject))
             registry = _registry(config, tool, str(pyproject))
+            profiles = load_profiles(tool, str(pyproject))
             if settings.env_spec is not None:
                 source = "--hermit-env" if config.getoption("hermit_env") else f"ini hermit_env ({config.inipath})"
                 selected = select(settings.env_spec, registry, source)
@@ -142,12 +153,14 @@ class HermitSession:
                 raise pytest.UsageError(str(exc)) from None
         tolerances = settings.gate.tolerances.with_env_defaults(default_tolerances(registry))
         settings = replace(settings, gate=replace(settings.gate, tolerances=tolerances))
-        session = cls(settings, registry, selected)
+        session = cls(settings, registry, selected, profiles)
         session.default_note = default_note
         try:
             session.gate.load()
         except HermitError as exc:
             raise pytest.UsageError(str(exc)) from None
+        chosen_by = "--hermit-guest" if config.getoption("hermit_guest") else "ini hermit_guest"
+        session.check_guest(settings.guest, chosen_by)
         return session
 
     def environment(self, name: str) -> Environment:
@@ -181,21 +194,65 @@ class HermitSession:
         return checks
 
     def image_problem(self, items: list[pytest.Item]) -> str | None:
-        """Why the guest images the collected tests need cannot be used (missing, unbuilt), or None."""
-        if not any("hermit_guest" in getattr(item, "fixturenames", ()) for item in items):
+        """Why the guest images the collected tests need cannot be used (missing, unbuilt), or None.
+
+        Each test's own: ``@pytest.mark.hermit(guest=NAME)``'s profile, else --hermit-guest's.
+        """
+        wanted: dict[str | None, str] = {}
+        for item in items:
+            if "hermit_guest" not in getattr(item, "fixturenames", ()):
+                continue
+            marker = item.get_closest_marker("hermit")
+            profile = marker.kwargs.get("guest") if marker is not None else None
+            if profile is not None and not isinstance(profile, str):
+                return f"{item.nodeid}: @pytest.mark.hermit(guest=...) wants a profile name: {profile!r}"
+            wanted.setdefault(profile, f"{item.nodeid}: @pytest.mark.hermit(guest={profile!r})" if profile else "")
+        if not wanted:
             return None
+        for profile, source in wanted.items():
+            try:
+                self.guest_for(profile)
+            except ConfigError as exc:
+                return f"{source}: {exc}" if source else str(exc)
         try:
-            _ = self.guest, self.ab_guest
+            _ = self.ab_guest
         except ConfigError as exc:
             return str(exc)
         return None
 
     @property
     def guest(self) -> GuestImage:
+        """The guest of tests that name none: --hermit-guest's profile (default: reference)."""
         if self._guest is None:
-            s = self.settings
-            self._guest = resolve(s.kernel, s.initrd, s.iso, s.cmdline)
+            self._guest = self.guest_for(None)
         return self._guest
+
+    def guest_for(self, profile: str | None) -> GuestImage:
+        """The guest image of a profile (None: --hermit-guest's), resolved once; the image options win."""
+        name = profile or self.settings.guest or DEFAULT_PROFILE
+        if name not in self._guests:
+            s = self.settings
+            if name not in self.profiles:
+                raise ConfigError(f"no guest profile {name!r}; known: {', '.join(self.profiles)}")
+            self._guests[name] = resolve(s.kernel, s.initrd, s.iso, s.cmdline, self.profiles[name])
+        if name == (self.settings.guest or DEFAULT_PROFILE):
+            self._guest = self._guests[name]  # the session's guest: what the reports name
+        return self._guests[name]
+
+    def check_guest(self, profile: str | None, source: str) -> None:
+        """Before any boot: the profile exists and, unless it is the reference guest (built on demand), its files do.
+
+        A usage error otherwise, naming ``source`` (the option or marker that chose it).
+        """
+        name = profile or self.settings.guest or DEFAULT_PROFILE
+        if name not in self.profiles:
+            raise pytest.UsageError(f"{source}: no guest profile {name!r}; known: {', '.join(self.profiles)}")
+        if name == DEFAULT_PROFILE and self.settings.kernel is None:
+            return  # the reference guest: an unbuilt one fails the tests that boot it, with what to run
+        try:
+            self.guest_for(name)
+        except ConfigError as exc:
+            raise pytest.UsageError(f"{source}={name}: {exc}") from None
 
     def taken(self, env: Environment, measurement: Measurement) -> None:
         """Note the environment a hermit_run call ran in (its test's own: pool host, emulated flag)."""
@@ -322,7 +379,7 @@ class HermitSession:
             return None
         if self._ab_guest is None:
             cmdline = " ".join(w for w in (s.cmdline, s.ab_cmdline) if w)
-            self._ab_guest = resolve(s.ab_kernel, s.ab_initrd, None, cmdline)
+            self._ab_guest = resolve(s.ab_kernel, s.ab_initrd, None, cmdline, self.profiles[s.guest or DEFAULT_PROFILE])
         return self._ab_guest
 
     def close(self) -> None:

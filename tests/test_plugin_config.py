@@ -110,7 +110,8 @@ def test_help_markers_and_fixtures_are_documented(pytester: pytest.Pytester) -> 
     for option in ("--hermit-env=NAMES", "--hermit-compare=NAME", "--hermit-max-boots=N", "--hermit-require-env"):
         assert option in result.stdout.str()
     result = run_pytest(pytester, "--markers")
-    result.stdout.fnmatch_lines(["*@pytest.mark.hermit(envs=None)*"])
+    result.stdout.fnmatch_lines(["*@pytest.mark.hermit(envs=None, guest=None)*"])
+    assert "--hermit-guest=NAME" in run_pytest(pytester, "--help").stdout.str()
     pytester.makepyfile("def test_nothing():\n    pass\n")
     result = run_pytest(pytester, "--fixtures")
     result.stdout.fnmatch_lines(["*hermit_run*", "*Boot the guest and measure a workload*"])

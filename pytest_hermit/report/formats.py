@@ -136,6 +136,8 @@ def results_json(measurements: list[Measurement], judged: list[Judged], context:
                 "counted": m.counted,
                 "transcripts": [str(p) for p in m.transcripts],
                 "guest_warnings": list(m.guest_warnings),
+                "guest": m.guest,
+                "guest_sha256": m.guest_sha256,
                 "metrics": {
                     name: {**samples_document(s), "comparison": verdicts.get((m.test_id, m.env, m.run, name))}
                     for name, s in m.samples.items()
@@ -171,6 +173,8 @@ def read_results(document: dict[str, Any]) -> tuple[list[Measurement], list[Judg
             test_id=run["test"],
             run=run["run"],
             guest_warnings=tuple(run.get("guest_warnings", ())),
+            guest=run.get("guest", ""),
+            guest_sha256=run.get("guest_sha256", ""),
         )
         measurements.append(m)
         comparisons = [
@@ -186,6 +190,11 @@ def read_results(document: dict[str, Any]) -> tuple[list[Measurement], list[Judg
 def _seconds(samples: Samples, tsc_khz: int | None, counted: bool = False) -> tuple[list[float], str]:
     """Values as seconds (lower is better), the way pytest-benchmark reads every number."""
     values = samples.values
+    if samples.direction is Direction.HIGHER_IS_BETTER:
+        # pytest-benchmark reads every number as a cost: a rate becomes its inverse.
+        if samples.unit == "MB/s":
+            return [1.0 / v if v else float("inf") for v in values], "1 / (MB/s): seconds per MB"
+        return [1.0 / v if v else float("inf") for v in values], f"1 / ({samples.unit}): higher is better"
     if samples.unit == "cycles" and counted:
         return list(values), "instructions as is (icount counts them; they are not time)"
     if samples.unit == "cycles" and tsc_khz:
@@ -194,8 +203,6 @@ def _seconds(samples: Samples, tsc_khz: int | None, counted: bool = False) -> tu
         return [v / 1000.0 for v in values], "ms / 1000"
     if samples.unit == "s":
         return list(values), "s"
-    if samples.direction is Direction.HIGHER_IS_BETTER and samples.unit == "MB/s":
-        return [1.0 / v if v else float("inf") for v in values], "1 / (MB/s): seconds per MB"
     return list(values), f"{samples.unit} as is (no time conversion known)"
 
 
@@ -239,8 +246,10 @@ def benchmark_json(measurements: Iterable[Measurement], git: GitState, now: dt.d
     """pytest-benchmark's JSON: one benchmark per (test, environment, metric), values in seconds.
 
     pytest-benchmark assumes seconds where lower is better: cycles become
-    seconds through the guest's TSC frequency, ms become seconds, and MB/s
-    become seconds per MB. The original unit and values are in extra_info.
+    seconds through the guest's TSC frequency, ms become seconds, MB/s
+    become seconds per MB, and any other higher-is-better metric (a guest
+    profile's ``better = "higher"``) its inverse. The original unit,
+    direction and values are in extra_info.
     """
     benchmarks = []
     for m in measurements:

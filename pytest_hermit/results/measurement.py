@@ -87,6 +87,10 @@ class Measurement(Mapping[str, Samples]):
     #: What the guest warned about in its kernel log (e.g. it shrank a size that did not fit), once
     #: per text, each with the boot and console line where it first appeared.
     guest_warnings: tuple[str, ...] = ()
+    #: The guest profile that booted (``results/profiles.py``) and the sha256 of its image:
+    #: a test's marker may choose another guest than the session's.
+    guest: str = ""
+    guest_sha256: str = ""
 
     def __post_init__(self) -> None:
         if not self.run:

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from pytest_hermit.errors import GuestCrashed, OutputError
+from pytest_hermit.results.samples import Direction
 
 KERNEL_LOG = re.compile(r"\[\s*(\d+(?:\.\d+)?)\]\[(\d+):(\d+)\]\[(\w+)\]\s?(.*)")
 # Searched, not matched: behind GRUB (Xen HVM's ISO) the first line can start
@@ -70,6 +71,8 @@ class BootResult:
     lines: int
     #: Kernel log lines at warning level or worse that did not end the boot: (line number, text).
     warnings: tuple[tuple[int, str], ...] = ()
+    #: Directions a guest profile declares (others follow from the unit: ``samples.direction_of``).
+    directions: dict[str, Direction] = field(default_factory=dict)
 
 
 def parse_info(text: str, line_no: int) -> GuestInfo:

@@ -41,9 +41,16 @@ class Samples:
     direction: Direction = field(default=Direction.LOWER_IS_BETTER)
 
     @classmethod
-    def of(cls, metric: str, unit: str, per_boot: list[list[float]] | tuple[tuple[float, ...], ...]) -> Samples:
-        """Build samples, deriving the direction from the unit."""
-        return cls(metric, unit, tuple(tuple(float(v) for v in boot) for boot in per_boot), direction_of(unit))
+    def of(
+        cls,
+        metric: str,
+        unit: str,
+        per_boot: list[list[float]] | tuple[tuple[float, ...], ...],
+        direction: Direction | None = None,
+    ) -> Samples:
+        """Build samples; the direction, unless given (a guest profile's ``better``), follows from the unit."""
+        per = tuple(tuple(float(v) for v in boot) for boot in per_boot)
+        return cls(metric, unit, per, direction if direction is not None else direction_of(unit))
 
     @property
     def values(self) -> list[float]:

@@ -16,16 +16,17 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from pytest_hermit.errors import BootTimeout, RunError
 from pytest_hermit.results.parsers import BootResult, ConsoleParser
+from pytest_hermit.results.profile_parser import ProfileParser
 from pytest_hermit.vm.connections import Connections, is_qemu_of
-from pytest_hermit.vm.console import ConsoleTimeout, StreamPump, read_lines
+from pytest_hermit.vm.console import ConsoleTimeout, StreamPump, lost_tail, read_lines
 from pytest_hermit.vm.domxml import DomainSpec, render
-from pytest_hermit.vm.environments import Environment
+from pytest_hermit.vm.environments import EMBEDDED_QEMU, Environment
 from pytest_hermit.vm.reaper import Reaper, parent_of, reap_if_adopted_zombie
 
 _counter = itertools.count(1)
@@ -139,10 +140,48 @@ def _stop_qemu(conns: Connections, name: str) -> None:
         pass  # the reaper thread was first
 
 
-def _destroy(conns: Connections, conn: Any, name: str) -> None:
-    """Destroy ``name`` within DESTROY_TIMEOUT; a domain that is gone already is fine."""
+#: Seconds libvirt gets to finish stopping a domain whose QEMU exited by itself, before we destroy it.
+EXIT_GRACE = 5.0
+
+
+def _ended_by_itself(lv: Any, conn: Any, name: str, pid: int | None) -> bool:
+    """Whether libvirt finished stopping a domain whose QEMU exited (poweroff, isa-debug-exit).
+
+    libvirt stops such a domain on its own when it sees QEMU's monitor close,
+    and waits for the process to be gone. The console can end while QEMU is
+    still exiting, before it is a zombie that ``_stop_qemu`` would reap, and
+    then nobody reaps it (seen: a destroy waiting 30 s, then failing): reap
+    it here as soon as it is one.
+    """
+    deadline = time.monotonic() + EXIT_GRACE
+    while time.monotonic() < deadline:
+        if pid is not None:
+            reap_if_adopted_zombie(pid)
+        try:
+            if not conn.lookupByName(name).isActive():
+                return True
+        except lv.libvirtError as exc:
+            return bool(exc.get_error_code() == lv.VIR_ERR_NO_DOMAIN)
+        time.sleep(0.02)
+    return False
+
+
+def _destroy(conns: Connections, conn: Any, name: str, exited: bool = False) -> None:
+    """Destroy ``name`` within DESTROY_TIMEOUT; a domain that is gone already is fine.
+
+    ``exited``: the console ended, so QEMU is likely gone by itself; libvirt gets
+    EXIT_GRACE to notice before the destroy.
+    """
     lv = conns.libvirt
+    pid = conns.qemu_pid(name)
     _stop_qemu(conns, name)
+    if exited:
+        try:
+            if bounded("stop the domain", EXIT_GRACE + 1, lambda: _ended_by_itself(lv, conn, name, pid)):
+                LiveDomains.discard(name)
+                return
+        except LibvirtStuck:
+            pass  # libvirt is busy with the domain: the destroy below waits its own time
 
     def destroy() -> None:
         try:
@@ -190,6 +229,7 @@ def _clean_up(
     pump: StreamPump | None,
     pending: BaseException | None,
     transcript: Path | None = None,
+    exited: bool = False,
 ) -> None:
     """Destroy the domain and stop the console; a failure here never hides ``pending``, the boot's own error.
 
@@ -198,7 +238,9 @@ def _clean_up(
     """
     try:
         try:
-            _destroy(conns, conn, name)
+            if pump is not None:
+                pump.stop_polling()
+            _destroy(conns, conn, name, exited)
         finally:
             if pump is not None:
                 pump.close()
@@ -240,23 +282,25 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _attach(conns: Connections, env: Environment, domain: Any) -> StreamPump:
+def _attach(conns: Connections, env: Environment, domain: Any, writable: bool = False) -> StreamPump:
     """The guest console through a libvirt stream, local and remote alike.
 
     Reading the pty directly was tried: a guest that prints its last lines
     and powers off at once (the reference guest does) can take them along,
     because the pty's unread input is dropped when QEMU closes its end.
     """
-    stream = conns.open(env).newStream(0)
+    # A blocking stream's read holds the stream's lock while the guest is quiet, so a write
+    # (an input step at a prompt) would wait for ever: a console we type on does not block.
+    stream = conns.open(env).newStream(conns.libvirt.VIR_STREAM_NONBLOCK if writable else 0)
     _open_console(conns.libvirt, domain, stream)
-    return StreamPump(stream)
+    return StreamPump(stream, polled=writable)
 
 
 def boot(
     conns: Connections,
     env: Environment,
     spec: DomainSpec,
-    parser: ConsoleParser,
+    parser: ConsoleParser | ProfileParser,
     *,
     timeout: float,
     transcript: Path,
@@ -270,6 +314,9 @@ def boot(
     """
     conn = conns.open(env)
     lv = conns.libvirt
+    if spec.serial_log is None and not env.is_xen and env.uri.startswith(EMBEDDED_QEMU):
+        # Our own QEMU writes files where we can read them: its copy of the console keeps a lost tail.
+        spec = replace(spec, serial_log=transcript.with_name(transcript.stem + ".serial.log"))
     xml = render(env, spec)
     transcript.parent.mkdir(parents=True, exist_ok=True)
     started_wall = time.monotonic()
@@ -280,6 +327,7 @@ def boot(
 
     LiveDomains.add(spec.name, conn)
     pump: StreamPump | None = None
+    console_ended = False  # QEMU is likely gone by itself (see _destroy)
     created = threading.Event()
     created.set()  # nothing in flight yet
     try:
@@ -288,20 +336,65 @@ def boot(
                 domain = bounded(
                     "start the domain", left(), lambda: conn.createXML(xml, lv.VIR_DOMAIN_START_PAUSED), created
                 )
-            pump = bounded("attach the console", left(), lambda: _attach(conns, env, domain))
+            writable = isinstance(parser, ProfileParser) and bool(parser.profile.inputs)
+            pump = bounded("attach the console", left(), lambda: _attach(conns, env, domain, writable))
             bounded("resume the domain", left(), domain.resume)
         except lv.libvirtError as exc:
             raise RunError(f"libvirt could not start the domain: {exc}", env=env.name) from None
         started = time.monotonic()
+        console = pump
+        seen = 0  # characters of the current line input steps saw already
+
+        def answer() -> None:
+            if isinstance(parser, ProfileParser):
+                while (text := parser.take_input()) is not None:
+                    bounded("write to the console", left(), lambda: console.send(text))
 
         def feed(line: str) -> bool:
-            parser.feed(line)
+            nonlocal seen
+            if isinstance(parser, ProfileParser):
+                if parser.screen_mode:
+                    parser.feed_screen(line)
+                else:
+                    parser.feed(line, seen)
+                seen = 0
+                answer()
+            else:
+                parser.feed(line)
             if on_line is not None:
                 on_line(line)
             return parser.complete
 
+        def partial(text: str) -> bool:
+            nonlocal seen
+            assert isinstance(parser, ProfileParser)
+            parser.feed_partial(text[seen:])
+            seen = len(text)
+            answer()
+            return parser.complete
+
+        prompt = (lambda: parser.expecting) if isinstance(parser, ProfileParser) else None
+        raw = isinstance(parser, ProfileParser) and parser.screen_mode
         try:
-            outcome = read_lines(pump.read_fd, transcript, feed, timeout=left(), started=started)
+            outcome = read_lines(
+                pump.read_fd,
+                transcript,
+                feed,
+                timeout=left(),
+                started=started,
+                prompt=prompt,
+                on_partial=partial,
+                raw=raw,
+                tail_follows=True,
+            )
+            console_ended = outcome.ended
+            tail = lost_tail(spec.serial_log, outcome)
+            if tail:
+                with transcript.open("a", encoding="utf-8") as out:
+                    out.write(tail.replace("\r", ""))
+                pieces = [tail] if raw else [p for p in tail.split("\n") if p]
+                for piece in pieces:
+                    feed(piece)
         except ConsoleTimeout:
             raise BootTimeout(
                 f"timed out after {timeout:.3g} s ({limit_name}) waiting for the guest to finish; "
@@ -335,9 +428,11 @@ def boot(
         # A domain still being created (timeout, Ctrl-C) would appear after
         # the destroy: let libvirt finish first.
         created.wait(DESTROY_TIMEOUT)
-        _clean_up(conns, conn, spec.name, pump, exc, transcript)
+        _clean_up(conns, conn, spec.name, pump, exc, transcript, exited=console_ended)
         raise
-    _clean_up(conns, conn, spec.name, pump, None)
+    _clean_up(conns, conn, spec.name, pump, None, exited=outcome.ended)
+    if spec.serial_log is not None:
+        spec.serial_log.unlink(missing_ok=True)
     first_ms = outcome.first_line_s * 1000 if outcome.first_line_s is not None else None
     # The whole cycle, destroy included: what a boot costs the run.
     return BootRecord(result, transcript, first_ms, time.monotonic() - started_wall, outcome.ended)

@@ -28,6 +28,10 @@ class DomainSpec:
     initrd: Path | None = None
     iso: Path | None = None
     firmware: Path | None = QBOOT
+    #: Extra QEMU arguments of the guest's profile (QEMU-based environments only).
+    qemu_args: tuple[str, ...] = ()
+    #: A file QEMU copies the serial port's output into (local QEMU only): the console's lost tail.
+    serial_log: Path | None = None
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -62,8 +66,11 @@ def render(env: Environment, spec: DomainSpec) -> str:
     for event in ("on_poweroff", "on_reboot", "on_crash"):
         _sub(domain, event, "destroy")
     _render_devices(domain, env, spec)
-    if env.icount:
-        _render_icount(domain)
+    if spec.qemu_args and env.is_xen:
+        raise ValueError(f"environment {env.name} is Xen: it cannot take QEMU arguments {' '.join(spec.qemu_args)}")
+    args = (ICOUNT_ARGS if env.icount else ()) + spec.qemu_args
+    if args:
+        _render_qemu_args(domain, args)
     ET.indent(domain, space="  ")
     return ET.tostring(domain, encoding="unicode") + "\n"
 
@@ -86,10 +93,11 @@ ICOUNT_ARGS = ("-icount", "shift=0,sleep=off")
 ET.register_namespace("qemu", QEMU_NS)
 
 
-def _render_icount(domain: ET.Element) -> None:
-    """Deterministic instruction counting: one instruction = one virtual ns, no sleeping in idle."""
+def _render_qemu_args(domain: ET.Element, args: tuple[str, ...]) -> None:
+    """QEMU arguments the domain XML has no element for: icount's deterministic instruction
+    counting (one instruction = one virtual ns, no sleeping in idle) and a guest profile's own."""
     commandline = ET.SubElement(domain, f"{{{QEMU_NS}}}commandline")
-    for arg in ICOUNT_ARGS:
+    for arg in args:
         ET.SubElement(commandline, f"{{{QEMU_NS}}}arg", {"value": arg})
 
 
@@ -122,6 +130,8 @@ def _render_devices(domain: ET.Element, env: Environment, spec: DomainSpec) -> N
         _sub(console, "target", type="xen", port="0")
         return
     serial = _sub(devices, "serial", type="pty")
+    if spec.serial_log is not None and not env.is_xen:
+        _sub(serial, "log", file=str(spec.serial_log), append="off")
     _sub(serial, "target", port="0")
     console = _sub(devices, "console", type="pty")
     _sub(console, "target", type="serial", port="0")

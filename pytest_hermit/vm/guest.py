@@ -8,21 +8,24 @@ from pathlib import Path
 
 from pytest_hermit._shipped import shipped
 from pytest_hermit.errors import ConfigError
+from pytest_hermit.results.profiles import BUILTIN, DEFAULT_PROFILE, GuestProfile
 
 
 @dataclass(frozen=True)
 class GuestImage:
-    """What boots: kernel, optional initrd and ISO, the user's command line words, and a hash."""
+    """What boots: kernel, optional initrd and ISO, the user's command line words, a hash, and its profile."""
 
     kernel: Path
     initrd: Path | None
     iso: Path | None
     cmdline: str
     sha256: str
+    #: How to boot it and read its console (``results/profiles.py``).
+    profile: GuestProfile = BUILTIN[DEFAULT_PROFILE]
 
     def command_line(self, workload: str, reps: int, extra: str = "") -> str:
-        """User words first, then ours, then the test's: a later word overrides an earlier one."""
-        words = [self.cmdline, f"workload={workload}", f"reps={reps}", extra]
+        """User words first, then the profile's template, then the test's: a later word overrides an earlier one."""
+        words = [self.cmdline, self.profile.command_line(workload, reps), extra]
         return " ".join(w for w in words if w)
 
 
@@ -38,9 +41,32 @@ def image_hash(*paths: Path | None) -> str:
     return digest.hexdigest()
 
 
-def resolve(kernel: Path | None, initrd: Path | None, iso: Path | None, cmdline: str) -> GuestImage:
-    """The guest to use: the given files, or the reference guest (``_shipped.py`` says where it is looked up)."""
+def resolve(
+    kernel: Path | None,
+    initrd: Path | None,
+    iso: Path | None,
+    cmdline: str,
+    profile: GuestProfile = BUILTIN[DEFAULT_PROFILE],
+) -> GuestImage:
+    """The guest to use: the given files (the command line's options win), the profile's, or the reference guest."""
+    for key, given in (("kernel", kernel), ("initrd", initrd), ("iso", iso)):
+        own = getattr(profile, key)
+        if given is None and own is not None and not own.is_file():
+            raise ConfigError(
+                f"{profile.source}: [tool.hermit.guests.{profile.name}] {key} = {str(own)!r}: no such file "
+                f"(paths are relative to the pyproject.toml; --hermit-{key} overrides it)"
+            )
+    kernel = kernel or profile.kernel
+    initrd = initrd or profile.initrd
+    iso = iso or profile.iso
     if kernel is None:
+        if profile.name != DEFAULT_PROFILE:
+            builtin = profile.source == "built-in"
+            where = "built-in" if builtin else f"[tool.hermit.guests.{profile.name}] of {profile.source}"
+            raise ConfigError(
+                f"guest profile {profile.name!r} ({where}) names no kernel: pass --hermit-kernel"
+                + ("" if builtin else ' or set kernel = "PATH" in its table')
+            )
         reference = shipped("refguest.elf")
         if not reference.present:
             raise ConfigError(
@@ -48,4 +74,4 @@ def resolve(kernel: Path | None, initrd: Path | None, iso: Path | None, cmdline:
                 f"{reference.remedy}, or pass --hermit-kernel"
             )
         kernel = reference.path
-    return GuestImage(kernel, initrd, iso, cmdline, image_hash(kernel, initrd))
+    return GuestImage(kernel, initrd, iso, cmdline, image_hash(kernel, initrd), profile)

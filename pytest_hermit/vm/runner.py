@@ -11,8 +11,9 @@ from pathlib import Path
 
 from pytest_hermit.errors import BootTimeout, ConfigError, NotComparable, OutputError, RunError
 from pytest_hermit.results.measurement import HOST_BOOT_TIME, Measurement
-from pytest_hermit.results.parsers import ConsoleParser, GuestInfo
-from pytest_hermit.results.samples import Samples
+from pytest_hermit.results.parsers import GuestInfo
+from pytest_hermit.results.profile_parser import ProfileParser
+from pytest_hermit.results.samples import Direction, Samples
 from pytest_hermit.vm.boot import BootRecord, boot, unique_name
 from pytest_hermit.vm.connections import Connections
 from pytest_hermit.vm.domxml import DomainSpec
@@ -52,6 +53,8 @@ class RunRequest:
     test_timeout: float | None = None
     #: The call's identity within its test (measurement.RunIds); default: the workload.
     run: str = ""
+    #: What set ``timeout``, for the timeout's message.
+    timeout_name: str = "--hermit-timeout"
 
 
 def safe_name(text: str) -> str:
@@ -85,7 +88,7 @@ def check_signature(env: Environment, info: GuestInfo | None) -> None:
 def _boot_timeout(request: RunRequest, index: int) -> tuple[float, str]:
     """Seconds this boot may take, and the option that set them; an error when the test has none left."""
     if request.deadline is None:
-        return request.timeout, "--hermit-timeout"
+        return request.timeout, request.timeout_name
     left = request.deadline - time.monotonic()
     if left <= 0:
         raise BootTimeout(
@@ -96,7 +99,7 @@ def _boot_timeout(request: RunRequest, index: int) -> tuple[float, str]:
         )
     if left < request.timeout:
         return left, "--hermit-test-timeout"
-    return request.timeout, "--hermit-timeout"
+    return request.timeout, request.timeout_name
 
 
 def _missing_results(got: set[str], before: set[str], index: int, first: int) -> str | None:
@@ -130,6 +133,7 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
     cmdline = guest.command_line(request.workload, request.reps, request.extra_cmdline)
     per_metric: dict[str, list[list[float]]] = {}
     units: dict[str, str] = {}
+    directions: dict[str, Direction] = {}
     transcripts: list[Path] = []
     info: GuestInfo | None = None
     warnings: dict[str, str] = {}
@@ -143,8 +147,8 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
     for index in range(request.first_boot, last + 1):
         transcript = request.transcript_dir / f"{env.name}-{request.workload}-boot{index}.log"
         transcripts.append(transcript)
-        spec = DomainSpec(unique_name(env), guest.kernel, cmdline, guest.initrd, iso)
-        parser = ConsoleParser(request.workload, request.reps)
+        spec = DomainSpec(unique_name(env), guest.kernel, cmdline, guest.initrd, iso, qemu_args=guest.profile.qemu_args)
+        parser = ProfileParser(guest.profile, request.workload, request.reps)
         timeout, limit = _boot_timeout(request, index)
         try:
             record = boot(conns, env, spec, parser, timeout=timeout, transcript=transcript, limit_name=limit)
@@ -164,13 +168,15 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
         for metric, (unit, values) in record.result.metrics.items():
             units[metric] = unit
             per_metric.setdefault(metric, []).append(values)
+            if metric in record.result.directions:
+                directions[metric] = record.result.directions[metric]
         if request.workload == "hello" and record.first_line_ms is not None:
             units[HOST_BOOT_TIME] = "ms"
             per_metric.setdefault(HOST_BOOT_TIME, []).append([record.first_line_ms])
         if progress is not None:
             what = " ".join(w for w in (request.label, env.name, request.workload) if w)
             progress(what, index, request.planned or last, record)
-    samples = {m: Samples.of(m, units[m], boots) for m, boots in per_metric.items()}
+    samples = {m: Samples.of(m, units[m], boots, directions.get(m)) for m, boots in per_metric.items()}
     return Measurement(
         env=env.name,
         workload=request.workload,
@@ -186,4 +192,6 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
         test_id=request.test_id,
         run=request.run,
         guest_warnings=tuple(warnings.values()),
+        guest=guest.profile.name,
+        guest_sha256=guest.sha256,
     )
