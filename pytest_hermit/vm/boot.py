@@ -199,6 +199,8 @@ def _clean_up(
     """
     try:
         try:
+            if pump is not None:
+                pump.stop_polling()
             _destroy(conns, conn, name)
         finally:
             if pump is not None:
@@ -241,16 +243,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _attach(conns: Connections, env: Environment, domain: Any) -> StreamPump:
+def _attach(conns: Connections, env: Environment, domain: Any, writable: bool = False) -> StreamPump:
     """The guest console through a libvirt stream, local and remote alike.
 
     Reading the pty directly was tried: a guest that prints its last lines
     and powers off at once (the reference guest does) can take them along,
     because the pty's unread input is dropped when QEMU closes its end.
     """
-    stream = conns.open(env).newStream(0)
+    # A blocking stream's read holds the stream's lock while the guest is quiet, so a write
+    # (an input step at a prompt) would wait for ever: a console we type on does not block.
+    stream = conns.open(env).newStream(conns.libvirt.VIR_STREAM_NONBLOCK if writable else 0)
     _open_console(conns.libvirt, domain, stream)
-    return StreamPump(stream)
+    return StreamPump(stream, polled=writable)
 
 
 def boot(
@@ -292,7 +296,8 @@ def boot(
                 domain = bounded(
                     "start the domain", left(), lambda: conn.createXML(xml, lv.VIR_DOMAIN_START_PAUSED), created
                 )
-            pump = bounded("attach the console", left(), lambda: _attach(conns, env, domain))
+            writable = isinstance(parser, ProfileParser) and bool(parser.profile.inputs)
+            pump = bounded("attach the console", left(), lambda: _attach(conns, env, domain, writable))
             bounded("resume the domain", left(), domain.resume)
         except lv.libvirtError as exc:
             raise RunError(f"libvirt could not start the domain: {exc}", env=env.name) from None

@@ -21,13 +21,20 @@ import pexpect
 import pexpect.fdpexpect
 
 _CHUNK = 65536
+#: How often a non-blocking console is asked for more output while the guest is quiet.
+_POLL_S = 0.005
+#: libvirt's "would block" from a non-blocking stream.
+_WOULD_BLOCK = -2
 
 
 class StreamPump:
     """Copies a libvirt stream into a pipe until the stream ends or is aborted."""
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: Any, polled: bool = False) -> None:
         self.stream = stream
+        #: The stream is non-blocking (one we write to): ask again after a pause when it has nothing.
+        self.polled = polled
+        self._closing = threading.Event()
         #: Why the stream stopped before its end, if it did (shown when the console ends early).
         self.error: str | None = None
         self.read_fd, self._write_fd = os.pipe()
@@ -43,6 +50,10 @@ class StreamPump:
                 except Exception as exc:  # noqa: BLE001 - any stream error ends the console (domain gone)
                     self.error = str(exc).strip() or type(exc).__name__
                     break
+                if self.polled and data == _WOULD_BLOCK:
+                    if self._closing.wait(_POLL_S):
+                        break
+                    continue
                 if not isinstance(data, bytes) or not data:
                     ended = True
                     break
@@ -68,9 +79,19 @@ class StreamPump:
         data = text.encode()
         while data:
             sent = self.stream.send(data)
+            if sent == _WOULD_BLOCK:
+                time.sleep(_POLL_S)
+                continue
             if not isinstance(sent, int) or sent < 0:
                 raise OSError(f"the console stream took no input ({sent!r})")
             data = data[sent:]
+
+    def stop_polling(self) -> None:
+        """A non-blocking stream never sees its end: stop asking (and release the stream) before the
+        domain is destroyed, which waits for its console to be let go."""
+        if self.polled:
+            self._closing.set()
+            self._thread.join(timeout=5)
 
     def close(self) -> None:
         """Stop pumping. Call after the domain is destroyed: the stream then ends by itself.
@@ -78,6 +99,8 @@ class StreamPump:
         Aborting a stream that libvirt already ended can block forever, so
         abort only a pump that is still running after a grace period.
         """
+        if self.polled:
+            self._closing.set()
         self._thread.join(timeout=2)
         if self._thread.is_alive():
             try:
