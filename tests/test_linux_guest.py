@@ -1,7 +1,8 @@
 """A guest we did not build: a Linux kernel whose initramfs prints HermitCore's formats and powers off.
 
-The kernel is Debian's, from the Xen lab's cache (``make xen-test`` downloads
-it) or from $HERMIT_LINUX_KERNEL; without one the test is skipped. The
+The kernel is Debian's: $HERMIT_LINUX_KERNEL, or the cloud kernel the setup
+installs (``make guests`` copies it to .hermit/debian-guest), or the Xen lab's
+(``make xen-test`` downloads it); without one the test is skipped. The
 initramfs is written here: a static init (fixtures/linux/init.c) and
 /dev/console, packed as a newc cpio archive by this file, so neither root nor
 the cpio tool is needed.
@@ -23,11 +24,13 @@ from tests.conftest import REPO, STATE_DIR, run_pytest
 pytestmark = pytest.mark.vm
 
 LAB_KERNEL = STATE_DIR / "xenlab" / "vmlinuz"
+#: Debian's cloud kernel as `make guests` (scripts/build-debian-guest) leaves it.
+SETUP_KERNEL = REPO / ".hermit" / "debian-guest" / "vmlinuz"
 
 
 def linux_kernel() -> Path | None:
     given = os.environ.get("HERMIT_LINUX_KERNEL")
-    for candidate in (Path(given) if given else None, LAB_KERNEL):
+    for candidate in (Path(given) if given else None, SETUP_KERNEL, LAB_KERNEL):
         if candidate is not None and candidate.is_file():
             return candidate
     return None
@@ -55,7 +58,7 @@ def write_initramfs(init: Path, target: Path) -> None:
 def linux_guest(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     kernel = linux_kernel()
     if kernel is None:
-        pytest.skip(f"no Linux kernel: set HERMIT_LINUX_KERNEL or run 'make xen-test' once (caches {LAB_KERNEL})")
+        pytest.skip(f"no Linux kernel: set HERMIT_LINUX_KERNEL or run 'make guests' (copies it to {SETUP_KERNEL})")
     out = tmp_path_factory.mktemp("linux")
     init = out / "init"
     built = subprocess.run(
