@@ -111,8 +111,20 @@ def test_a_profiled_guest_under_icount_repeats_exactly_and_compares_unchanged(pr
     assert saved["cpuid"]["median"] != saved["vmcall"]["median"]  # the names reached the guest
 
 
+#: The profile chosen per test, not by --hermit-guest.
+MARKED_TEST = """
+import pytest
+
+@pytest.mark.hermit(guest="timing-ipi")
+def test_timing(hermit_run, hermit_guest):
+    assert hermit_guest.profile.name == "timing-ipi" and hermit_guest.profile.required == ("ipi",)
+    hermit_run("cpuid vmcall")
+"""
+
+
 def test_a_declared_metric_the_guest_never_prints_is_a_broken_run_naming_it(project: pytest.Pytester) -> None:
-    result = run_pytest(project, "--hermit-env=icount", "--hermit-guest=timing-ipi")
+    project.makepyfile(MARKED_TEST)
+    result = run_pytest(project, "--hermit-env=icount")
     assert result.ret == 6, result.stdout.str()
     result.stdout.fnmatch_lines(
         [
