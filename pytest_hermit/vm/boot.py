@@ -140,10 +140,38 @@ def _stop_qemu(conns: Connections, name: str) -> None:
         pass  # the reaper thread was first
 
 
-def _destroy(conns: Connections, conn: Any, name: str) -> None:
-    """Destroy ``name`` within DESTROY_TIMEOUT; a domain that is gone already is fine."""
+#: Seconds libvirt gets to finish stopping a domain whose QEMU exited by itself, before we destroy it.
+EXIT_GRACE = 5.0
+
+
+def _ended_by_itself(lv: Any, conn: Any, name: str) -> bool:
+    """Whether libvirt finished stopping a domain whose QEMU exited (poweroff, isa-debug-exit).
+
+    libvirt stops such a domain on its own when it sees QEMU's monitor close;
+    a destroy sent meanwhile has been seen to wait 30 s for that stop's job.
+    """
+    deadline = time.monotonic() + EXIT_GRACE
+    while time.monotonic() < deadline:
+        try:
+            if not conn.lookupByName(name).isActive():
+                return True
+        except lv.libvirtError as exc:
+            return bool(exc.get_error_code() == lv.VIR_ERR_NO_DOMAIN)
+        time.sleep(0.02)
+    return False
+
+
+def _destroy(conns: Connections, conn: Any, name: str, exited: bool = False) -> None:
+    """Destroy ``name`` within DESTROY_TIMEOUT; a domain that is gone already is fine.
+
+    ``exited``: the console ended, so QEMU is likely gone by itself; libvirt gets
+    EXIT_GRACE to notice before the destroy.
+    """
     lv = conns.libvirt
     _stop_qemu(conns, name)
+    if exited and bounded("stop the domain", EXIT_GRACE + 1, lambda: _ended_by_itself(lv, conn, name)):
+        LiveDomains.discard(name)
+        return
 
     def destroy() -> None:
         try:
@@ -191,6 +219,7 @@ def _clean_up(
     pump: StreamPump | None,
     pending: BaseException | None,
     transcript: Path | None = None,
+    exited: bool = False,
 ) -> None:
     """Destroy the domain and stop the console; a failure here never hides ``pending``, the boot's own error.
 
@@ -201,7 +230,7 @@ def _clean_up(
         try:
             if pump is not None:
                 pump.stop_polling()
-            _destroy(conns, conn, name)
+            _destroy(conns, conn, name, exited)
         finally:
             if pump is not None:
                 pump.close()
@@ -288,6 +317,7 @@ def boot(
 
     LiveDomains.add(spec.name, conn)
     pump: StreamPump | None = None
+    console_ended = False  # QEMU is likely gone by itself (see _destroy)
     created = threading.Event()
     created.set()  # nothing in flight yet
     try:
@@ -347,6 +377,7 @@ def boot(
                 raw=raw,
                 tail_follows=True,
             )
+            console_ended = outcome.ended
             tail = lost_tail(spec.serial_log, outcome)
             if tail:
                 with transcript.open("a", encoding="utf-8") as out:
@@ -387,9 +418,9 @@ def boot(
         # A domain still being created (timeout, Ctrl-C) would appear after
         # the destroy: let libvirt finish first.
         created.wait(DESTROY_TIMEOUT)
-        _clean_up(conns, conn, spec.name, pump, exc, transcript)
+        _clean_up(conns, conn, spec.name, pump, exc, transcript, exited=console_ended)
         raise
-    _clean_up(conns, conn, spec.name, pump, None)
+    _clean_up(conns, conn, spec.name, pump, None, exited=outcome.ended)
     if spec.serial_log is not None:
         spec.serial_log.unlink(missing_ok=True)
     first_ms = outcome.first_line_s * 1000 if outcome.first_line_s is not None else None
