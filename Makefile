@@ -63,7 +63,7 @@ debian-guest: deps
 	$(PYTHON) scripts/build-debian-guest $(DEBIAN_GUEST)
 
 lint: venv
-	$(BIN)/ruff check pytest_hermit tests benchmarks examples conftest.py
+	$(BIN)/ruff check pytest_hermit tests benchmarks examples conftest.py scripts/build-debian-guest
 	$(BIN)/mypy
 
 clean:
