@@ -144,14 +144,19 @@ def _stop_qemu(conns: Connections, name: str) -> None:
 EXIT_GRACE = 5.0
 
 
-def _ended_by_itself(lv: Any, conn: Any, name: str) -> bool:
+def _ended_by_itself(lv: Any, conn: Any, name: str, pid: int | None) -> bool:
     """Whether libvirt finished stopping a domain whose QEMU exited (poweroff, isa-debug-exit).
 
-    libvirt stops such a domain on its own when it sees QEMU's monitor close;
-    a destroy sent meanwhile has been seen to wait 30 s for that stop's job.
+    libvirt stops such a domain on its own when it sees QEMU's monitor close,
+    and waits for the process to be gone. The console can end while QEMU is
+    still exiting, before it is a zombie that ``_stop_qemu`` would reap, and
+    then nobody reaps it (seen: a destroy waiting 30 s, then failing): reap
+    it here as soon as it is one.
     """
     deadline = time.monotonic() + EXIT_GRACE
     while time.monotonic() < deadline:
+        if pid is not None:
+            reap_if_adopted_zombie(pid)
         try:
             if not conn.lookupByName(name).isActive():
                 return True
@@ -168,10 +173,15 @@ def _destroy(conns: Connections, conn: Any, name: str, exited: bool = False) -> 
     EXIT_GRACE to notice before the destroy.
     """
     lv = conns.libvirt
+    pid = conns.qemu_pid(name)
     _stop_qemu(conns, name)
-    if exited and bounded("stop the domain", EXIT_GRACE + 1, lambda: _ended_by_itself(lv, conn, name)):
-        LiveDomains.discard(name)
-        return
+    if exited:
+        try:
+            if bounded("stop the domain", EXIT_GRACE + 1, lambda: _ended_by_itself(lv, conn, name, pid)):
+                LiveDomains.discard(name)
+                return
+        except LibvirtStuck:
+            pass  # libvirt is busy with the domain: the destroy below waits its own time
 
     def destroy() -> None:
         try:
