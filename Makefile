@@ -63,7 +63,7 @@ debian-guest: deps
 	$(PYTHON) scripts/build-debian-guest $(DEBIAN_GUEST)
 
 lint: venv
-	$(BIN)/ruff check pytest_hermit tests benchmarks examples conftest.py setup.py
+	$(BIN)/ruff check pytest_hermit tests benchmarks examples conftest.py setup.py scripts/build-debian-guest
 	$(BIN)/mypy
 
 # The wheel (reference guest inside) and the sdist for `pip install` elsewhere (README, "In your own repository").

@@ -1,8 +1,9 @@
 """A guest we did not build: a Linux kernel whose initramfs prints HermitCore's formats and powers off.
 
-The kernel is Debian's: $HERMIT_LINUX_KERNEL, the cloud kernel the setup
-installs (/boot/vmlinuz-*-cloud-amd64), or the Xen lab's cache (``make
-xen-test`` downloads it); without one the test is skipped. The
+The kernel is Debian's: $HERMIT_LINUX_KERNEL, or the cloud kernel the setup
+installs (``make guests`` copies it to .hermit/debian-guest; else
+/boot/vmlinuz-*-cloud-amd64), or the Xen lab's (``make xen-test`` downloads
+it); without one the test is skipped. The
 initramfs is written here: a static init (fixtures/linux/init.c) and
 /dev/console, packed as a newc cpio archive by this file, so neither root nor
 the cpio tool is needed.
@@ -25,13 +26,15 @@ from tests.conftest import REPO, STATE_DIR, run_pytest
 pytestmark = pytest.mark.vm
 
 LAB_KERNEL = STATE_DIR / "xenlab" / "vmlinuz"
+#: Debian's cloud kernel as `make guests` (scripts/build-debian-guest) leaves it.
+SETUP_KERNEL = REPO / ".hermit" / "debian-guest" / "vmlinuz"
 
 
 def linux_kernel() -> Path | None:
     """$HERMIT_LINUX_KERNEL, else Debian's cloud kernel (the setup installs it), else the Xen lab's."""
     given = os.environ.get("HERMIT_LINUX_KERNEL")
     cloud = sorted(Path("/boot").glob("vmlinuz-*-cloud-amd64"))
-    for candidate in (Path(given) if given else None, *cloud[-1:], LAB_KERNEL):
+    for candidate in (Path(given) if given else None, SETUP_KERNEL, *cloud[-1:], LAB_KERNEL):
         if candidate is not None and candidate.is_file():
             return candidate
     return None
@@ -71,7 +74,7 @@ def measuring_linux(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
     """The Debian kernel with an init that really measures (fixtures/linux/measure.c)."""
     kernel = linux_kernel()
     if kernel is None:
-        pytest.skip("no Linux kernel: set HERMIT_LINUX_KERNEL or install linux-image-cloud-amd64")
+        pytest.skip(f"no Linux kernel: set HERMIT_LINUX_KERNEL or run 'make guests' (copies it to {SETUP_KERNEL})")
     out = tmp_path_factory.mktemp("linux-measure")
     write_initramfs(build_init(REPO / "fixtures" / "linux" / "measure.c", out), out / "initrd.gz")
     return kernel, out / "initrd.gz"
@@ -81,7 +84,7 @@ def measuring_linux(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
 def linux_guest(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     kernel = linux_kernel()
     if kernel is None:
-        pytest.skip(f"no Linux kernel: set HERMIT_LINUX_KERNEL or run 'make xen-test' once (caches {LAB_KERNEL})")
+        pytest.skip(f"no Linux kernel: set HERMIT_LINUX_KERNEL or run 'make guests' (copies it to {SETUP_KERNEL})")
     out = tmp_path_factory.mktemp("linux")
     init = build_init(REPO / "fixtures" / "linux" / "init.c", out)
     write_initramfs(init, out / "initrd.gz")
