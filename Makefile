@@ -8,12 +8,12 @@ BIN := $(VENV)/bin
 STAMPS := .make
 PYTEST_ARGS ?=
 
-.PHONY: demo test deps venv guest lint clean xen-test
+.PHONY: demo test deps venv guest profiler lint clean xen-test
 
 demo: deps venv guest
 	$(BIN)/pytest examples -p no:cacheprovider --hermit-env=icount,qemu,kvm -rs $(PYTEST_ARGS)
 
-test: deps venv guest lint
+test: deps venv guest profiler lint
 	$(BIN)/pytest tests -p no:cacheprovider -rs $(PYTEST_ARGS)
 ifneq ($(HERMIT_SKIP_XEN),1)
 	$(MAKE) xen-test
@@ -48,9 +48,15 @@ $(STAMPS)/venv: pyproject.toml | $(STAMPS)/system-packages
 guest: deps
 	$(MAKE) -s -C guest
 
+# The TCG plugin of --hermit-profile, against the installed QEMU's own plugin
+# header (scripts/build-profiler); when it cannot be built, profiling is
+# unavailable with the reason in profiler/build/UNAVAILABLE, nothing else.
+profiler: deps
+	scripts/build-profiler
+
 lint: venv
 	$(BIN)/ruff check pytest_hermit tests benchmarks examples conftest.py
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(STAMPS) $(VENV) guest/build .hermit
+	rm -rf $(STAMPS) $(VENV) guest/build profiler/build .hermit
