@@ -17,7 +17,7 @@ from pytest_hermit.errors import ConfigError
 from pytest_hermit.gate.judge import Judged
 from pytest_hermit.results.measurement import Measurement, RunIds
 from pytest_hermit.session import OUTCOME_KEY, session_of
-from pytest_hermit.vm import iso
+from pytest_hermit.vm import iso, profiler
 from pytest_hermit.vm.boot import BootRecord
 from pytest_hermit.vm.environments import Environment
 from pytest_hermit.vm.guest import GuestImage
@@ -48,6 +48,8 @@ def hermit_env(request: pytest.FixtureRequest) -> Environment:
     if reason is None and env.boot == "iso" and session.settings.iso is None:
         problem = iso.tool_problem()
         reason = f"{env.name}: {problem}" if problem else None
+    if reason is None and session.settings.profile:
+        reason = profiler.refusal(env)
     if reason is not None:
         if session.settings.require_env:
             pytest.fail(f"{reason} (--hermit-require-env)", pytrace=False)
@@ -142,6 +144,7 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
             deadline=deadline,
             test_timeout=settings.test_timeout,
             run=run_ids.next(workload, cmdline),
+            profile=profiler.symbols_for(hermit_guest.kernel, settings.profile_symbols) if settings.profile else None,
         )
         slot = (
             host_slot(settings.state_dir, session.conns.resolve_uri(hermit_env), hermit_env.max_parallel)

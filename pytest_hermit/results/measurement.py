@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from pytest_hermit.profile.profile import FunctionProfile
 from pytest_hermit.results.samples import Samples
 
 #: Command line keys that stand for a change of the code under test (``inject=``
@@ -87,6 +88,8 @@ class Measurement(Mapping[str, Samples]):
     #: What the guest warned about in its kernel log (e.g. it shrank a size that did not fit), once
     #: per text, each with the boot and console line where it first appeared.
     guest_warnings: tuple[str, ...] = ()
+    #: --hermit-profile: the guest's instructions per function, summed over the boots.
+    profile: FunctionProfile | None = None
 
     def __post_init__(self) -> None:
         if not self.run:
@@ -134,4 +137,5 @@ class Measurement(Mapping[str, Samples]):
             samples=samples,
             boots=self.boots + more.boots,
             transcripts=self.transcripts + more.transcripts,
+            profile=self.profile.merged(more.profile) if self.profile and more.profile else self.profile,
         )

@@ -119,13 +119,20 @@ def bounded(what: str, seconds: float, call: Callable[[], T], finished: threadin
     return box["value"]  # type: ignore[no-any-return]
 
 
-def _stop_qemu(conns: Connections, name: str) -> None:
+#: Seconds a profiled guest gets to power off by itself after its last result, before SIGTERM.
+GRACEFUL_EXIT_WAIT = 5.0
+
+
+def _stop_qemu(conns: Connections, name: str, graceful: bool = False) -> None:
     """Kill and reap our own QEMU before libvirt's destroy.
 
     libvirt's destroy sends SIGTERM and looks again only after 200 ms, which
     is half of a whole boot here. QEMU adopted while its domain was created
     (see ``reaper``) is our child: SIGKILL and reap it by PID (the VM's work
-    is done, nothing to flush), and destroy then only tidies up.
+    is done, nothing to flush), and destroy then only tidies up. ``graceful``
+    (a TCG plugin must write its counts at exit): the guest gets
+    GRACEFUL_EXIT_WAIT to power off, then QEMU gets SIGTERM, which it ends on
+    normally.
     """
     pid = conns.qemu_pid(name)
     if pid is None or reap_if_adopted_zombie(pid):
@@ -133,16 +140,35 @@ def _stop_qemu(conns: Connections, name: str) -> None:
     if not is_qemu_of(pid, name) or parent_of(pid) != os.getpid():
         return
     try:
+        if graceful:
+            if _wait_exit(pid, GRACEFUL_EXIT_WAIT):
+                return
+            os.kill(pid, signal.SIGTERM)
+            if _wait_exit(pid, DESTROY_TIMEOUT):
+                return
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
     except (ProcessLookupError, ChildProcessError):
         pass  # the reaper thread was first
 
 
-def _destroy(conns: Connections, conn: Any, name: str) -> None:
+def _wait_exit(pid: int, seconds: float) -> bool:
+    """Whether our child ``pid`` ended (and is reaped) within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return True
+        except ChildProcessError:
+            return True  # the reaper thread reaped it
+        time.sleep(0.01)
+    return False
+
+
+def _destroy(conns: Connections, conn: Any, name: str, graceful: bool = False) -> None:
     """Destroy ``name`` within DESTROY_TIMEOUT; a domain that is gone already is fine."""
     lv = conns.libvirt
-    _stop_qemu(conns, name)
+    _stop_qemu(conns, name, graceful)
 
     def destroy() -> None:
         try:
@@ -190,6 +216,7 @@ def _clean_up(
     pump: StreamPump | None,
     pending: BaseException | None,
     transcript: Path | None = None,
+    graceful: bool = False,
 ) -> None:
     """Destroy the domain and stop the console; a failure here never hides ``pending``, the boot's own error.
 
@@ -198,7 +225,7 @@ def _clean_up(
     """
     try:
         try:
-            _destroy(conns, conn, name)
+            _destroy(conns, conn, name, graceful)
         finally:
             if pump is not None:
                 pump.close()
@@ -337,7 +364,7 @@ def boot(
         created.wait(DESTROY_TIMEOUT)
         _clean_up(conns, conn, spec.name, pump, exc, transcript)
         raise
-    _clean_up(conns, conn, spec.name, pump, None)
+    _clean_up(conns, conn, spec.name, pump, None, graceful=spec.graceful_exit)
     first_ms = outcome.first_line_s * 1000 if outcome.first_line_s is not None else None
     # The whole cycle, destroy included: what a boot costs the run.
     return BootRecord(result, transcript, first_ms, time.monotonic() - started_wall, outcome.ended)

@@ -28,6 +28,10 @@ class DomainSpec:
     initrd: Path | None = None
     iso: Path | None = None
     firmware: Path | None = QBOOT
+    #: More QEMU command-line words (``-plugin ...`` under --hermit-profile), after icount's.
+    qemu_args: tuple[str, ...] = ()
+    #: QEMU must end normally, never by SIGKILL (a TCG plugin writes its results at exit).
+    graceful_exit: bool = False
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -62,8 +66,9 @@ def render(env: Environment, spec: DomainSpec) -> str:
     for event in ("on_poweroff", "on_reboot", "on_crash"):
         _sub(domain, event, "destroy")
     _render_devices(domain, env, spec)
-    if env.icount:
-        _render_icount(domain)
+    args = (ICOUNT_ARGS if env.icount else ()) + spec.qemu_args
+    if args:
+        _render_qemu_args(domain, args)
     ET.indent(domain, space="  ")
     return ET.tostring(domain, encoding="unicode") + "\n"
 
@@ -86,10 +91,10 @@ ICOUNT_ARGS = ("-icount", "shift=0,sleep=off")
 ET.register_namespace("qemu", QEMU_NS)
 
 
-def _render_icount(domain: ET.Element) -> None:
-    """Deterministic instruction counting: one instruction = one virtual ns, no sleeping in idle."""
+def _render_qemu_args(domain: ET.Element, args: tuple[str, ...]) -> None:
+    """Words for QEMU's command line (icount: one instruction = one virtual ns, no sleeping in idle)."""
     commandline = ET.SubElement(domain, f"{{{QEMU_NS}}}commandline")
-    for arg in ICOUNT_ARGS:
+    for arg in args:
         ET.SubElement(commandline, f"{{{QEMU_NS}}}arg", {"value": arg})
 
 

@@ -6,10 +6,12 @@ import hashlib
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pytest_hermit.errors import BootTimeout, ConfigError, NotComparable, RunError
+from pytest_hermit.profile.counts import add_counts
+from pytest_hermit.profile.profile import FunctionProfile
 from pytest_hermit.results.measurement import HOST_BOOT_TIME, Measurement
 from pytest_hermit.results.parsers import ConsoleParser, GuestInfo
 from pytest_hermit.results.samples import Samples
@@ -19,6 +21,7 @@ from pytest_hermit.vm.domxml import DomainSpec
 from pytest_hermit.vm.environments import Environment
 from pytest_hermit.vm.guest import GuestImage
 from pytest_hermit.vm.iso import iso_for
+from pytest_hermit.vm.profiler import SymbolSource, qemu_args, read_counts, symbol_table
 
 #: Called after each boot with (what ran, e.g. "qemu basic", boot number from 1, boots planned, record).
 Progress = Callable[[str, int, int, BootRecord], None]
@@ -52,6 +55,8 @@ class RunRequest:
     test_timeout: float | None = None
     #: The call's identity within its test (measurement.RunIds); default: the workload.
     run: str = ""
+    #: --hermit-profile: count instructions per function with the TCG plugin, symbolized from here.
+    profile: SymbolSource | None = None
 
 
 def safe_name(text: str) -> str:
@@ -115,10 +120,16 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
             raise ConfigError(f"environment {env.name} boots from an ISO: RunRequest.iso_cache must name a folder")
         iso = iso_for(guest.kernel, guest.initrd, cmdline, request.iso_cache, guest.sha256)
     last = request.first_boot + request.boots - 1
+    block_counts: dict[tuple[int, int], int] = {}
     for index in range(request.first_boot, last + 1):
         transcript = request.transcript_dir / f"{env.name}-{request.workload}-boot{index}.log"
         transcripts.append(transcript)
         spec = DomainSpec(unique_name(env), guest.kernel, cmdline, guest.initrd, iso)
+        counts_file = transcript.with_suffix(".insns")
+        if request.profile is not None:
+            transcript.parent.mkdir(parents=True, exist_ok=True)
+            counts_file.unlink(missing_ok=True)
+            spec = replace(spec, qemu_args=qemu_args(counts_file), graceful_exit=True)
         parser = ConsoleParser(request.workload, request.reps)
         timeout, limit = _boot_timeout(request, index)
         try:
@@ -129,6 +140,8 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
             check_signature(env, record.result.info)
         except NotComparable as exc:
             raise NotComparable(f"{exc}; transcript: {transcript}") from None
+        if request.profile is not None:
+            add_counts(block_counts, read_counts(counts_file, env.name, transcript))
         info = record.result.info or info
         for line_no, text in record.result.warnings:
             # Not the transcript's path: a passing test's transcripts are deleted after it.
@@ -143,6 +156,9 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
             what = " ".join(w for w in (request.label, env.name, request.workload) if w)
             progress(what, index, request.planned or last, record)
     samples = {m: Samples.of(m, units[m], boots) for m, boots in per_metric.items()}
+    profile = None
+    if request.profile is not None:
+        profile = FunctionProfile.of(block_counts, symbol_table(request.profile), request.boots)
     return Measurement(
         env=env.name,
         workload=request.workload,
@@ -158,4 +174,5 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
         test_id=request.test_id,
         run=request.run,
         guest_warnings=tuple(warnings.values()),
+        profile=profile,
     )
