@@ -99,6 +99,7 @@ def _measure_ab(
     b = runs["B"]
     assert b is not None
     judged = session.gate.judge_pairs(b, pairs_of, more, paired=True)
+    judged.reference_profile = runs["A"].profile if runs["A"] is not None else None
     return judged.measurement, judged
 
 
