@@ -137,14 +137,14 @@ def _stop_qemu(conns: Connections, name: str, graceful: bool = False) -> None:
     pid = conns.qemu_pid(name)
     if pid is None or reap_if_adopted_zombie(pid):
         return  # gone, or it powered off by itself and is reaped now
+    if graceful and _wait_gone(pid, name, GRACEFUL_EXIT_WAIT):
+        return
     if not is_qemu_of(pid, name) or parent_of(pid) != os.getpid():
         return
     try:
         if graceful:
-            if _wait_exit(pid, GRACEFUL_EXIT_WAIT):
-                return
             os.kill(pid, signal.SIGTERM)
-            if _wait_exit(pid, DESTROY_TIMEOUT):
+            if _wait_gone(pid, name, DESTROY_TIMEOUT):
                 return
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
@@ -152,15 +152,18 @@ def _stop_qemu(conns: Connections, name: str, graceful: bool = False) -> None:
         pass  # the reaper thread was first
 
 
-def _wait_exit(pid: int, seconds: float) -> bool:
-    """Whether our child ``pid`` ended (and is reaped) within ``seconds``."""
+def _wait_gone(pid: int, name: str, seconds: float) -> bool:
+    """Whether domain ``name``'s QEMU ``pid`` ended within ``seconds`` (reaped here when it is our child)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        try:
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                return True
-        except ChildProcessError:
-            return True  # the reaper thread reaped it
+        if parent_of(pid) == os.getpid():
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    return True
+            except ChildProcessError:
+                return True  # the reaper thread reaped it
+        elif not is_qemu_of(pid, name):
+            return True  # gone (or a zombie of another parent: it has exited, its plugin has written)
         time.sleep(0.01)
     return False
 
