@@ -13,6 +13,8 @@ import pytest
 
 from pytest_hermit.cli import EXIT_OK, EXIT_REFUSED, main
 from pytest_hermit.gate import baselines as bl
+from pytest_hermit.gate.judge import Gate, GateSettings, Judged, Regression
+from pytest_hermit.gate.stats import compare
 from pytest_hermit.history.records import from_document as record_from_document
 from pytest_hermit.history.records import to_document as record_to_document
 from pytest_hermit.profile import diff
@@ -21,6 +23,8 @@ from pytest_hermit.profile.counts import CountsError, parse_counts
 from pytest_hermit.profile.folded import folded
 from pytest_hermit.profile.profile import FunctionCount, FunctionProfile, ProfileError
 from pytest_hermit.profile.symbols import Function, SymbolsError, SymbolTable, load_symbols
+from pytest_hermit.report.formats import markdown, read_results, results_json
+from pytest_hermit.results.measurement import Measurement
 from pytest_hermit.results.samples import Samples
 from pytest_hermit.vm.domxml import DomainSpec, render
 from pytest_hermit.vm.environments import BUILTIN
@@ -249,3 +253,49 @@ def test_explain_without_profiles_on_both_sides_says_how_to_record_them(
     assert "has a profile in 'new' only" in out and "record both with --hermit-profile" in out
     assert main(["explain", "--dir", str(tmp_path), "base", "nothing"]) == EXIT_REFUSED
     assert "no baseline or history record 'nothing'" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- the regression's message and reports
+
+
+def _regressed(with_profiles: bool) -> Judged:
+    slower = Samples.of("getpid", "cycles", [[38.0], [38.0]])
+    m = Measurement(
+        env="icount",
+        workload="basic",
+        samples={"getpid": slower},
+        boots=2,
+        reps=1,
+        cmdline="workload=basic reps=1",
+        counted=True,
+        test_id="t::test[icount]",
+        profile=profile(2, getpid=76, main=2000) if with_profiles else None,
+    )
+    c = compare(Samples.of("getpid", "cycles", [[15.0], [15.0]]), slower, 0.005, exact_for=lambda _s: True)
+    return Judged(m, [c], reference_profile=profile(getpid=15, main=1000) if with_profiles else None)
+
+
+def test_a_regressions_message_and_reports_list_the_functions_that_changed() -> None:
+    judged = _regressed(with_profiles=True)
+    gate = Gate(GateSettings(compare="base"))
+    with pytest.raises(Regression) as failure:
+        gate.enforce(judged)
+    lines = str(failure.value).splitlines()
+    assert lines[0].startswith("getpid regressed on icount")
+    assert lines[2].split()[:5] == ["getpid", "instructions", "15", "->", "38"]
+    assert len(lines) == 3  # main did not change: not listed
+    md = markdown([judged.measurement], [judged], "base")
+    assert "getpid  instructions 15 -> 38" in md
+    run = results_json([judged.measurement], [judged], {})["runs"][0]
+    assert run["profile_changes"] == [
+        {"function": "getpid", "base": 15.0, "new": 38.0, "change": 23.0, "where": "k/getpid.c:1"}
+    ]
+    assert read_results(json.loads(json.dumps(results_json([judged.measurement], [], {}))))[0][0].profile == (
+        judged.measurement.profile
+    )
+
+
+def test_without_profiles_a_regressions_message_is_only_the_verdict() -> None:
+    with pytest.raises(Regression) as failure:
+        Gate(GateSettings(compare="base")).enforce(_regressed(with_profiles=False))
+    assert len(str(failure.value).splitlines()) == 1
