@@ -106,6 +106,11 @@ def _measure_ab(
 def _tail(measurement: Measurement, skip: int) -> Measurement:
     """The boots after the first ``skip`` (what ``more`` adds to an earlier measurement)."""
     samples = {name: Samples(name, s.unit, s.per_boot[skip:], s.direction) for name, s in measurement.samples.items()}
+    # The profile sums every boot and cannot be split: the first boots' profile stands for the run.
     return replace(
-        measurement, samples=samples, boots=measurement.boots - skip, transcripts=measurement.transcripts[skip:]
+        measurement,
+        samples=samples,
+        boots=measurement.boots - skip,
+        transcripts=measurement.transcripts[skip:],
+        profile=None,
     )
