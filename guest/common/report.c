@@ -68,6 +68,14 @@ noreturn void poweroff(bool ok)
  * pty loses the tail (seen about once in 700 boots on a loaded host).
  */
 #define GRACE_MS 50
+/*
+ * Pauses between two reads of the TSC.  Under icount every rdtsc ends a
+ * translated block, and a loop that read it on every turn spent 5-8 s of
+ * host time on its 50 M instructions on a busy host (a profiled boot waits
+ * for the power-off, so it paid them); read every 1024 pauses it takes a
+ * fraction of a second, and on KVM 1024 pauses are still only microseconds.
+ */
+#define GRACE_PAUSES 1024
 
 noreturn void hermit_done(bool ok)
 {
@@ -75,7 +83,8 @@ noreturn void hermit_done(bool ok)
     if (tsc_khz) {
         u64 t0 = rdtsc();
         while (rdtsc() - t0 < tsc_khz * GRACE_MS)
-            __asm__ volatile("pause");
+            for (int i = 0; i < GRACE_PAUSES; i++)
+                __asm__ volatile("pause");
     }
     poweroff(ok);
 }
