@@ -45,6 +45,9 @@ class BootRecord:
     first_line_ms: float | None
     wall_s: float
     ended: bool
+    #: Under a profile (``DomainSpec.graceful_exit``): the guest powered off by itself after its results
+    #: (else QEMU was stopped by a signal, wherever the guest was). None: not asked.
+    powered_off: bool | None = None
 
 
 class LiveDomains:
@@ -130,15 +133,12 @@ def _stop_qemu(conns: Connections, name: str, graceful: bool = False) -> None:
     is half of a whole boot here. QEMU adopted while its domain was created
     (see ``reaper``) is our child: SIGKILL and reap it by PID (the VM's work
     is done, nothing to flush), and destroy then only tidies up. ``graceful``
-    (a TCG plugin must write its counts at exit): the guest gets
-    GRACEFUL_EXIT_WAIT to power off, then QEMU gets SIGTERM, which it ends on
-    normally.
+    (a TCG plugin must write its counts at exit): SIGTERM, which QEMU ends
+    on normally, and SIGKILL only after DESTROY_TIMEOUT.
     """
     pid = conns.qemu_pid(name)
     if pid is None or reap_if_adopted_zombie(pid):
         return  # gone, or it powered off by itself and is reaped now
-    if graceful and _wait_gone(pid, name, GRACEFUL_EXIT_WAIT):
-        return
     if not is_qemu_of(pid, name) or parent_of(pid) != os.getpid():
         return
     try:
@@ -150,6 +150,12 @@ def _stop_qemu(conns: Connections, name: str, graceful: bool = False) -> None:
         os.waitpid(pid, 0)
     except (ProcessLookupError, ChildProcessError):
         pass  # the reaper thread was first
+
+
+def _wait_for_power_off(conns: Connections, name: str) -> bool:
+    """Whether the guest ended its domain by itself within GRACEFUL_EXIT_WAIT (its QEMU then exited normally)."""
+    pid = conns.qemu_pid(name)
+    return pid is None or reap_if_adopted_zombie(pid) or _wait_gone(pid, name, GRACEFUL_EXIT_WAIT)
 
 
 def _wait_gone(pid: int, name: str, seconds: float) -> bool:
@@ -367,7 +373,9 @@ def boot(
         created.wait(DESTROY_TIMEOUT)
         _clean_up(conns, conn, spec.name, pump, exc, transcript)
         raise
+    # A profiled boot: counts are whole only when the guest ends the run itself, not at a signal's moment.
+    powered_off = _wait_for_power_off(conns, spec.name) if spec.graceful_exit else None
     _clean_up(conns, conn, spec.name, pump, None, graceful=spec.graceful_exit)
     first_ms = outcome.first_line_s * 1000 if outcome.first_line_s is not None else None
     # The whole cycle, destroy included: what a boot costs the run.
-    return BootRecord(result, transcript, first_ms, time.monotonic() - started_wall, outcome.ended)
+    return BootRecord(result, transcript, first_ms, time.monotonic() - started_wall, outcome.ended, powered_off)

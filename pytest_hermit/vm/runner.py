@@ -15,7 +15,7 @@ from pytest_hermit.profile.profile import FunctionProfile
 from pytest_hermit.results.measurement import HOST_BOOT_TIME, Measurement
 from pytest_hermit.results.parsers import ConsoleParser, GuestInfo
 from pytest_hermit.results.samples import Samples
-from pytest_hermit.vm.boot import BootRecord, boot, unique_name
+from pytest_hermit.vm.boot import GRACEFUL_EXIT_WAIT, BootRecord, boot, unique_name
 from pytest_hermit.vm.connections import Connections
 from pytest_hermit.vm.domxml import DomainSpec
 from pytest_hermit.vm.environments import Environment
@@ -142,6 +142,12 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
             raise NotComparable(f"{exc}; transcript: {transcript}") from None
         if request.profile is not None:
             add_counts(block_counts, read_counts(counts_file, env.name, transcript))
+            if record.powered_off is False:
+                text = (
+                    f"profile: the guest did not power off within {GRACEFUL_EXIT_WAIT:g} s of its last result, so "
+                    "QEMU was stopped: the counts of what ran last depend on when"
+                )
+                warnings.setdefault(text, f"{text} (boot {index})")
         info = record.result.info or info
         for line_no, text in record.result.warnings:
             # Not the transcript's path: a passing test's transcripts are deleted after it.
