@@ -13,11 +13,18 @@ base, then one per metric with ``inject=METRIC:PERCENT``, and one of a
 seeded code change (a copy of guest/ whose getpid() runs a 3-step loop
 more); each shown as the per-function table a regression's message carries.
 
-Run from the repository root (about 5 minutes here)::
+Part 0 (``--direct``): the plugin's own cost, without libvirt: plain
+``qemu-system-x86_64`` to the guest's exit, with and without ``-plugin``,
+interleaved; wall seconds and QEMU's CPU seconds (user + system, which a
+busy host disturbs less than wall time).
+
+Run from the repository root (about 8 minutes here, 2 for ``--direct``)::
 
     .venv/bin/python benchmarks/profile_overhead.py --rounds 5
+    .venv/bin/python benchmarks/profile_overhead.py --direct --rounds 4
 
-Results: ``benchmarks/results/profile_overhead.json`` and Markdown on stdout.
+Results: ``benchmarks/results/profile_overhead.json`` (``profile_direct.json``)
+and Markdown on stdout.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -44,7 +52,7 @@ from pytest_hermit.vm.boot import BootRecord  # noqa: E402
 from pytest_hermit.vm.connections import Connections  # noqa: E402
 from pytest_hermit.vm.environments import BUILTIN  # noqa: E402
 from pytest_hermit.vm.guest import GuestImage, image_hash  # noqa: E402
-from pytest_hermit.vm.profiler import symbols_for, unavailable  # noqa: E402
+from pytest_hermit.vm.profiler import plugin_path, symbols_for, unavailable  # noqa: E402
 from pytest_hermit.vm.runner import RunRequest, run  # noqa: E402
 from pytest_hermit.vm.signals import end_on_sigterm  # noqa: E402
 
@@ -93,6 +101,40 @@ def seeded_kernel(tmp: Path) -> Path:
     return copy / "build" / "refguest.elf"
 
 
+def direct(rounds: int, out: Path) -> None:
+    """Part 0: plain QEMU with and without the plugin, wall and CPU seconds to exit, interleaved."""
+
+    base = [
+        "qemu-system-x86_64", "-machine", "pc", "-accel", "tcg", "-cpu", "qemu64", "-m", "512",
+        "-display", "none", "-nodefaults", "-serial", "stdio", "-no-reboot",
+        "-bios", "/usr/share/qemu/qboot.rom", "-kernel", str(KERNEL),
+    ]  # fmt: skip
+    rng = random.Random(19)
+    runs: dict[str, list[dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="hermit-profile-") as tmp:
+        for _ in range(rounds):
+            for env, extra, reps in (("icount", ["-icount", "shift=0,sleep=off"], 1), ("qemu", [], 3)):
+                order = [False, True]
+                rng.shuffle(order)
+                for profiled in order:
+                    cmd = [*base, *extra, "-append", f"workload=basic reps={reps}"]
+                    if profiled:
+                        cmd += ["-plugin", f"{plugin_path()},out={tmp}/counts"]
+                    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    started = time.monotonic()
+                    subprocess.run(cmd, stdout=subprocess.DEVNULL, check=False)
+                    wall = time.monotonic() - started
+                    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+                    runs.setdefault(f"{env} {'with' if profiled else 'without'}", []).append({"wall": wall, "cpu": cpu})
+    out.write_text(json.dumps({"date": datetime.now(UTC).isoformat(timespec="seconds"), "runs": runs}, indent=1))
+    print("| QEMU alone, basic | wall without | wall with | CPU without | CPU with |\n|---|---|---|---|---|")
+    for env in ("icount", "qemu"):
+        a, b = runs[f"{env} without"], runs[f"{env} with"]
+        cells = [statistics.median(r[k] for r in side) for k in ("wall", "cpu") for side in (a, b)]
+        print(f"| {env} | " + " | ".join(f"{c:.2f} s" for c in cells) + " |")
+
+
 def main() -> None:
     end_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -100,9 +142,13 @@ def main() -> None:
     parser.add_argument("--qemu-reps", type=int, default=3, help="repetitions per qemu boot (icount: 1)")
     parser.add_argument("--percent", type=int, default=10, help="injected slowdown per metric")
     parser.add_argument("--out", type=Path, default=RESULTS / "profile_overhead.json")
+    parser.add_argument("--direct", action="store_true", help="part 0 only: plain QEMU with and without the plugin")
     args = parser.parse_args()
     if (reason := unavailable()) is not None:
         sys.exit(reason)
+    if args.direct:
+        direct(args.rounds, RESULTS / "profile_direct.json")
+        return
     state = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pytest-hermit"
     conns = Connections(state)
     rng = random.Random(19)
