@@ -89,3 +89,19 @@ def test_a_slower_getpid_is_named_by_the_compare_and_by_explain(
     heading = next(i for i, line in enumerate(lines) if "guest instructions per function" in line)
     first = lines[heading + 1].split()
     assert first[0] == "getpid" and first[1] == "instructions", explained.stdout
+
+
+def test_an_ab_run_names_the_function_image_b_made_slower(
+    pytester: pytest.Pytester, guest_port: Repo, tmp_path: Path
+) -> None:
+    image_a = tmp_path / "a.elf"
+    shutil.copy(_build(guest_port), image_a)
+    guest_port.commit("getpid does more work", edit={"guest/common/sched.c": SLOWER_GETPID})
+    image_b = _build(guest_port)
+    pytester.makepyfile(test_port=BASIC)
+    result = run_pytest(pytester, *ICOUNT, f"--hermit-kernel={image_a}", f"--hermit-ab={image_b}", "--hermit-profile")
+    result.assert_outcomes(failed=1)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        ["*getpid regressed on icount*", "*guest instructions per function*", "*getpid*instructions*->*+*"]
+    )
