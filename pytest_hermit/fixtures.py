@@ -43,13 +43,13 @@ def hermit_env(request: pytest.FixtureRequest) -> Environment:
     if env is None:
         raise pytest.UsageError("hermit_env is parametrized by pytest-hermit; do not override or call it directly")
     env = session.pool_host(env, request.node.nodeid)
+    if session.settings.profile and (refused := profiler.refusal(env)) is not None:
+        pytest.skip(refused)  # what the options ask, not what the host lacks: a skip even under --hermit-require-env
     availability = session.availability(env)
     reason = availability.reason if not availability.usable else None
     if reason is None and env.boot == "iso" and session.settings.iso is None:
         problem = iso.tool_problem()
         reason = f"{env.name}: {problem}" if problem else None
-    if reason is None and session.settings.profile:
-        reason = profiler.refusal(env)
     if reason is not None:
         if session.settings.require_env:
             pytest.fail(f"{reason} (--hermit-require-env)", pytrace=False)

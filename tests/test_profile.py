@@ -28,6 +28,8 @@ from pytest_hermit.results.measurement import Measurement
 from pytest_hermit.results.samples import Samples
 from pytest_hermit.vm.domxml import DomainSpec, render
 from pytest_hermit.vm.environments import BUILTIN
+from pytest_hermit.vm.profiler import refusal
+from tests.conftest import run_pytest
 from tests.history_data import measurement, record
 from tests.test_baselines import context
 
@@ -299,3 +301,46 @@ def test_without_profiles_a_regressions_message_is_only_the_verdict() -> None:
     with pytest.raises(Regression) as failure:
         Gate(GateSettings(compare="base")).enforce(_regressed(with_profiles=False))
     assert len(str(failure.value).splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- the option
+
+
+def test_hermit_profile_in_the_ini_without_a_built_plugin_is_a_usage_error_with_the_reason(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HERMIT_PROFILER_PLUGIN", str(pytester.path / "missing.so"))
+    pytester.makeini("[pytest]\nhermit_profile = true\n")
+    pytester.makepyfile("def test_x(hermit_run):\n    hermit_run('basic')\n")
+    result = run_pytest(pytester, "--hermit-env=icount")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*--hermit-profile: profiling is unavailable: HERMIT_PROFILER_PLUGIN names*missing.so*"]
+    )
+
+
+def test_hermit_profile_skips_kvm_with_the_reason(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    plugin = pytester.path / "hermit_insns.so"
+    plugin.write_bytes(b"")  # never loaded: the kvm test is skipped before any boot
+    monkeypatch.setenv("HERMIT_PROFILER_PLUGIN", str(plugin))
+    pytester.makepyfile("def test_x(hermit_run):\n    hermit_run('basic')\n")
+    result = run_pytest(pytester, "--hermit-env=kvm", "--hermit-profile")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*environment kvm (kvm) runs the guest natively: profile it in icount*"])
+
+
+@pytest.mark.parametrize(
+    ("env", "uri", "said"),
+    [
+        ("kvm", "qemu:///embed", "runs the guest natively"),
+        ("pvh", "xen:///system", "runs the guest natively"),
+        ("icount", "qemu+ssh://host/system", "writes its counts on the host QEMU runs on"),
+        ("icount", "qemu:///embed", None),
+        ("qemu", "qemu:///system", None),
+    ],
+)
+def test_profiles_are_refused_where_qemus_tcg_does_not_run_the_guest_on_this_host(
+    env: str, uri: str, said: str | None
+) -> None:
+    reason = refusal(dataclasses.replace(BUILTIN[env], uri=uri))
+    assert reason is None if said is None else said in (reason or ""), reason

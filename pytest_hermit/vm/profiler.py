@@ -17,6 +17,7 @@ import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pytest_hermit.errors import ConfigError, RunError
 from pytest_hermit.profile.counts import CountsError, parse_counts
@@ -54,13 +55,19 @@ def unavailable() -> str | None:
 
 
 def refusal(env: Environment) -> str | None:
-    """Why ``env`` cannot be profiled: the plugin counts what QEMU's TCG translates."""
-    if env.domain_type == "qemu":
-        return None
-    return (
-        f"--hermit-profile counts instructions as QEMU's TCG translates them; environment {env.name} "
-        f"({env.domain_type}) runs the guest natively: profile it in icount (exact) or qemu"
-    )
+    """Why ``env`` cannot be profiled: the plugin counts what QEMU's TCG translates, on this host."""
+    if env.domain_type != "qemu":
+        return (
+            f"--hermit-profile counts instructions as QEMU's TCG translates them; environment {env.name} "
+            f"({env.domain_type}) runs the guest natively: profile it in icount (exact) or qemu"
+        )
+    host = urlsplit(env.uri).netloc
+    if "+" in urlsplit(env.uri).scheme or host not in ("", "localhost"):
+        return (
+            f"--hermit-profile: environment {env.name} runs on {env.uri}, and the plugin writes its counts on "
+            "the host QEMU runs on: profile on a local URI (the default, qemu:///embed)"
+        )
+    return None
 
 
 def qemu_args(counts_file: Path) -> tuple[str, ...]:
