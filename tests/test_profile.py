@@ -344,3 +344,16 @@ def test_profiles_are_refused_where_qemus_tcg_does_not_run_the_guest_on_this_hos
 ) -> None:
     reason = refusal(dataclasses.replace(BUILTIN[env], uri=uri))
     assert reason is None if said is None else said in (reason or ""), reason
+
+
+def test_a_placeholder_system_map_is_named_with_what_it_says(tmp_path: Path) -> None:
+    path = tmp_path / "System.map-6.1.0-57-cloud-amd64"
+    path.write_text("ffffffffffffffff B The real System.map is in the linux-image-<version>-dbg package\n")
+    with pytest.raises(SymbolsError, match=re.escape("it says: 'ffffffffffffffff B The real System.map is in")):
+        load_symbols(path)
+
+
+def test_a_profile_says_how_much_matched_no_symbol() -> None:
+    table = SymbolTable.of([(0x1000, 0x100, Function("a"))])
+    p = FunctionProfile.of({(0x1000, 1): 1, (0x9000, 3): 1}, table, boots=1)
+    assert p.unresolved_share == 0.75

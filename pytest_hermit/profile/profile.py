@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_hermit.profile.counts import BlockCounts, instructions_by_address
-from pytest_hermit.profile.symbols import SymbolTable
+from pytest_hermit.profile.symbols import UNRESOLVED, SymbolTable
 
 VERSION = 1
 
@@ -54,6 +54,13 @@ class FunctionProfile:
     @property
     def total(self) -> int:
         return sum(f.instructions for f in self.functions.values())
+
+    @property
+    def unresolved_share(self) -> float:
+        """The share of instructions no symbol covered (grouped by region): high means the wrong symbols."""
+        total = self.total
+        unresolved = sum(f.instructions for name, f in self.functions.items() if name.startswith(UNRESOLVED))
+        return unresolved / total if total else 0.0
 
     def per_boot(self, name: str) -> float:
         """Instructions of ``name`` in an average boot (0 when it did not run)."""

@@ -14,8 +14,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-#: Addresses outside every symbol are grouped by regions of this size.
+#: Addresses outside every symbol are grouped by regions of this size, under names that start so.
 REGION = 0x10000
+UNRESOLVED = "[no symbol "
 
 _MAP_LINE = re.compile(r"^([0-9a-fA-F]+)\s+([A-Za-z])\s+(\S+)")
 
@@ -59,7 +60,7 @@ class SymbolTable:
         if i >= 0 and address < self.ends[i]:
             return self.functions[i]
         low = address - address % REGION
-        return Function(f"[no symbol 0x{low:x}-0x{low + REGION - 1:x}]")
+        return Function(f"{UNRESOLVED}0x{low:x}-0x{low + REGION - 1:x}]")
 
 
 def load_symbols(path: Path) -> SymbolTable:
@@ -76,13 +77,16 @@ def load_symbols(path: Path) -> SymbolTable:
 
 def _system_map(path: Path) -> SymbolTable:
     symbols: list[tuple[int, int, Function]] = []
-    for line in path.read_text(errors="replace").splitlines():
+    lines = path.read_text(errors="replace").splitlines()
+    for line in lines:
         match = _MAP_LINE.match(line)
         if match and match.group(2) in "TtWw":
             symbols.append((int(match.group(1), 16), 0, Function(match.group(3))))
     if not symbols:
+        # Debian's /boot/System.map-* is a one-line placeholder that says where the real one is.
+        says = f" (it says: {lines[0].strip()[:120]!r})" if lines else ""
         raise SymbolsError(
-            f"{path} is neither an ELF file nor a System.map with text symbols ('ADDRESS T NAME' lines): "
+            f"{path} is neither an ELF file nor a System.map with text symbols ('ADDRESS T NAME' lines){says}: "
             "give the guest's System.map or its ELF vmlinux with --hermit-profile-symbols"
         )
     return SymbolTable.of(symbols, str(path))

@@ -23,6 +23,9 @@ from pytest_hermit.vm.guest import GuestImage
 from pytest_hermit.vm.iso import iso_for
 from pytest_hermit.vm.profiler import SymbolSource, qemu_args, read_counts, symbol_table
 
+#: A profile where more of the instructions than this match no symbol is named in the guest warnings.
+UNRESOLVED_WARNING = 0.5
+
 #: Called after each boot with (what ran, e.g. "qemu basic", boot number from 1, boots planned, record).
 Progress = Callable[[str, int, int, BootRecord], None]
 
@@ -165,6 +168,13 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
     profile = None
     if request.profile is not None:
         profile = FunctionProfile.of(block_counts, symbol_table(request.profile), request.boots)
+        if profile.unresolved_share > UNRESOLVED_WARNING:
+            text = (
+                f"profile: {profile.unresolved_share:.0%} of the guest's instructions match no symbol of "
+                f"{request.profile.path}: symbols of another build, or a kernel relocated at boot (Linux: "
+                "boot with nokaslr, as a System.map holds link-time addresses)"
+            )
+            warnings.setdefault(text, text)
     return Measurement(
         env=env.name,
         workload=request.workload,
