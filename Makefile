@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMPS := .make
 PYTEST_ARGS ?=
 
-.PHONY: demo test deps venv guest profiler lint clean xen-test
+.PHONY: demo test deps venv guest profiler lint clean xen-test wheel
 
 demo: deps venv guest
 	$(BIN)/pytest examples -p no:cacheprovider --hermit-env=icount,qemu,kvm -rs $(PYTEST_ARGS)
@@ -55,8 +55,12 @@ profiler: deps
 	scripts/build-profiler
 
 lint: venv
-	$(BIN)/ruff check pytest_hermit tests benchmarks examples conftest.py
+	$(BIN)/ruff check pytest_hermit tests benchmarks examples conftest.py setup.py
 	$(BIN)/mypy
 
+# The wheel (reference guest inside) and the sdist for `pip install` elsewhere (README, "In your own repository").
+wheel: deps venv
+	$(BIN)/python -m build --outdir dist .
+
 clean:
-	rm -rf $(STAMPS) $(VENV) guest/build profiler/build .hermit
+	rm -rf $(STAMPS) $(VENV) guest/build profiler/build .hermit build dist

@@ -12,7 +12,11 @@ EXIT_REGRESSION = 1
 #: Interrupted (Ctrl-C, SIGTERM) after the VMs were destroyed: pytest's own
 #: status, which ``pytest-hermit bisect`` returns too once its worktrees are gone.
 EXIT_INTERRUPTED = 2
-#: Only broken runs failed, no regression and no other failure: retry the infrastructure.
+#: A configuration error (missing kernel, bad option, ini value or [tool.hermit] table):
+#: pytest's own usage error, found before any boot wherever it can be.
+EXIT_USAGE = 4
+#: Only broken runs failed, no regression and no other failure: a guest crashed, timed out or
+#: printed garbage, or the host, its libvirt or a required environment is unusable: retry elsewhere.
 EXIT_BROKEN = 6
 #: Numbers were refused, not compared (another host, emulation versus KVM, no
 #: baseline entry for a test, another environment definition, guest command

@@ -13,7 +13,7 @@ import pytest
 
 from pytest_hermit import workers
 from pytest_hermit.call import measure
-from pytest_hermit.errors import ConfigError
+from pytest_hermit.errors import EnvironmentUnavailable
 from pytest_hermit.gate.judge import Judged
 from pytest_hermit.results.measurement import Measurement, RunIds
 from pytest_hermit.session import OUTCOME_KEY, session_of
@@ -52,7 +52,8 @@ def hermit_env(request: pytest.FixtureRequest) -> Environment:
         reason = f"{env.name}: {problem}" if problem else None
     if reason is not None:
         if session.settings.require_env:
-            pytest.fail(f"{reason} (--hermit-require-env)", pytrace=False)
+            # Broken, not failed: CI retries on a host that has the environment (exit 6, not 1).
+            raise EnvironmentUnavailable(f"{reason} (required by --hermit-require-env)")
         pytest.skip(reason)
     return replace(env, emulated=availability.emulated)
 
@@ -61,12 +62,11 @@ def hermit_env(request: pytest.FixtureRequest) -> Environment:
 def hermit_guest(request: pytest.FixtureRequest) -> GuestImage:
     """The guest image every boot uses: ``kernel``, ``initrd``, ``iso``,
     ``cmdline`` (the --hermit-cmdline words) and ``sha256`` (of kernel and
-    initrd). Default: the reference guest built from ``guest/``.
+    initrd). Default: the reference guest shipped with the plugin (``guest/build`` in a source checkout).
     """
-    try:
-        return session_of(request.config).guest
-    except ConfigError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    # A missing guest is normally found at collection (a usage error before any boot);
+    # raised here it is still a configuration error (exit 4), not a failed test.
+    return session_of(request.config).guest
 
 
 @pytest.fixture
@@ -97,6 +97,7 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
     calls = 0
     # One budget for every boot of the test, set when the test starts.
     deadline = time.monotonic() + settings.test_timeout if settings.test_timeout else None
+    waited = 0.0  # seconds spent waiting for a host slot (vm/pools.py): not charged to the test's budget
     run_ids = RunIds()
     availability = session.availability(hermit_env)
     terminal = request.config.pluginmanager.get_plugin("terminalreporter")
@@ -122,13 +123,16 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
         say(f"hermit: {what} boot {index}/{boots} done in {record.wall_s:.2f} s{first}")
 
     def hermit_run_(workload: str, boots: int | None = None, reps: int | None = None, cmdline: str = "") -> Measurement:
-        nonlocal calls
+        nonlocal calls, waited
         for label, value in (("boots", boots), ("reps", reps)):
             if value is not None and (not isinstance(value, int) or value <= 0):
                 raise ValueError(f"hermit_run({workload!r}): {label} must be a positive integer, got {value!r}")
         calls += 1
         # Before the first boot on this host: how busy and how tuned it is (warns, or fails when strict).
         session.hosts.check(hermit_env, require_quiet=settings.require_quiet_host, say=say)
+        timeout, why = session.boot_timeout(hermit_env, availability.emulated)
+        if why:
+            say(why)
         req = RunRequest(
             env=hermit_env,
             guest=hermit_guest,
@@ -136,26 +140,28 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
             boots=boots or settings.boots_for(hermit_env),
             reps=reps or settings.reps_for(hermit_env),
             extra_cmdline=cmdline.strip(),
-            timeout=settings.timeout,
+            timeout=timeout,
             transcript_dir=transcript_dir / f"run{calls}" if calls > 1 else transcript_dir,
             emulated=availability.emulated,
             test_id=request.node.nodeid,
             iso_cache=settings.state_dir / "isos",
-            deadline=deadline,
+            deadline=None,
             test_timeout=settings.test_timeout,
             run=run_ids.next(workload, cmdline),
             profile=profiler.symbols_for(hermit_guest.kernel, settings.profile_symbols) if settings.profile else None,
         )
         slot = (
-            host_slot(settings.state_dir, session.conns.resolve_uri(hermit_env), hermit_env.max_parallel)
+            host_slot(settings.state_dir, hermit_env.uri, hermit_env.max_parallel)
             if hermit_env.max_parallel is not None
             else contextlib.nullcontext()
         )
+        asked = time.monotonic()
         with slot:
+            # Time spent waiting for another process's boots is not this test's: the budget grows by the wait.
+            waited += time.monotonic() - asked
+            req = replace(req, deadline=deadline + waited if deadline is not None else None)
             measurement, judged = measure(session, req, progress)
-        if hermit_env.hosts:
-            # Made now, while the pool's host is known: the history record asks later, by environment name only.
-            session.context(hermit_env, measurement)
+        session.taken(hermit_env, measurement)
         session.measurements.append(measurement)
         _record_properties(request.node, measurement, judged)
         if judged is not None:

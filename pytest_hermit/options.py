@@ -44,13 +44,14 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
         "env",
         "string",
         "environments to run in, comma-separated, or 'all' (kvm, qemu, hvm, pvh and those of "
-        "[tool.hermit.environments]); default: ini hermit_env, else kvm where /dev/kvm works, else qemu",
+        "[tool.hermit.environments]); default: ini hermit_env, else kvm where /dev/kvm runs on VT-x/AMD-V, else qemu",
         {"type": env_list, "metavar": "NAMES"},
     ),
     (
         "kernel",
         "string",
-        "guest kernel to boot (default: the reference guest, guest/build/refguest.elf)",
+        "guest kernel to boot (default: the reference guest shipped with the plugin; "
+        "guest/build/refguest.elf in a source checkout)",
         {"metavar": "PATH"},
     ),
     (
@@ -88,8 +89,8 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     (
         "test-timeout",
         "string",
-        "seconds all boots of one test may take together, every hermit_run call of it included "
-        "(default: no limit beyond --hermit-timeout per boot)",
+        "seconds all boots of one test may take together, every hermit_run call of it included; "
+        "waiting for a host slot (max_parallel) does not count (default: no limit beyond --hermit-timeout per boot)",
         {"type": positive_float, "metavar": "SECONDS"},
     ),
     (
@@ -342,6 +343,8 @@ class Settings:
     test_timeout: float | None = None
     #: --hermit-hosts: a pool for every selected environment (empty: each environment's own).
     hosts: tuple[str, ...] = ()
+    #: --hermit-timeout (or its ini twin) was given: an emulating KVM's slowdown does not scale it.
+    timeout_given: bool = False
     #: --hermit-boots / --hermit-reps (or their ini twins) were given: they then win
     #: over an environment's own defaults (icount boots once).
     boots_given: bool = False
@@ -387,6 +390,7 @@ class Settings:
             boots_given=given_boots is not None,
             reps_given=given_reps is not None,
             timeout=read.value("timeout", positive_float) or DEFAULT_TIMEOUT,
+            timeout_given=read.value("timeout", positive_float) is not None,
             test_timeout=read.value("test-timeout", positive_float),
             libvirt_uri=read.value("libvirt-uri", str),
             hosts=tuple(h.strip() for h in (read.value("hosts", str) or "").split(",") if h.strip()),

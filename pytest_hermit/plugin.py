@@ -36,9 +36,9 @@ def pytest_configure(config: pytest.Config) -> None:
     workers.check_options(config)
     config.stash[SESSION_KEY] = HermitSession.from_config(config)
     config.stash[_TALLY] = Tally()
-    config.pluginmanager.register(_Counting(config.stash[_TALLY]), "hermit-tally")
     if workers.worker_count(config):
         config.stash[_GATHERED] = workers.Gathered()
+    config.pluginmanager.register(_Counting(config.stash[_TALLY], config.stash.get(_GATHERED, None)), "hermit-tally")
     workers.take_settings(config, config.stash[SESSION_KEY])
     config.pluginmanager.register(fixtures, "hermit-fixtures")
     # A CI job cancelled with SIGTERM must still destroy its VMs.
@@ -64,6 +64,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     else:
         size = ", ".join(f"{e.name} {s.boots_for(e)} boots x {s.reps_for(e)} reps" for e in session.selected)
     lines = [f"hermit: environments {envs}; {size}, timeout {s.timeout:g} s"]
+    if session.default_note:
+        lines.append(session.default_note)
     if s.ab_kernel is not None:
         lines.append(
             f"hermit: A/B run, B = {s.ab_kernel} {s.ab_cmdline}; random boot order seed {s.ab_seed} (--hermit-ab-seed)"
@@ -98,10 +100,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("hermit_env", params, indirect=True)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    hermit = session.config.stash.get(SESSION_KEY, None)
+    if hermit is None:
+        return
+    problem = hermit.image_problem(session.items)
+    if problem is not None:
+        # Before any boot: a guest that is not there is the configuration's fault (exit 4), not a test's.
+        pytest.exit(f"hermit: {problem}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
+    workers.mark_measured(item, report)
     if report.when == "call" or report.failed:
         item.stash[OUTCOME_KEY] = report.outcome
     if not report.failed:
@@ -117,12 +130,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 class _Counting:
-    """Counts failed tests by kind from their reports: the serial run's and the ones workers send alike."""
+    """Counts failed tests by kind from their reports: the serial run's and the ones workers send alike.
 
-    def __init__(self, tally: Tally) -> None:
+    Under pytest-xdist it also notes which worker measured which test (``workers.saw``).
+    """
+
+    def __init__(self, tally: Tally, gathered: workers.Gathered | None) -> None:
         self.tally = tally
+        self.gathered = gathered
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.gathered is not None:
+            workers.saw(self.gathered, report)
         if report.failed:
             self.tally.add_kind(report.nodeid, kind_named(getattr(report, workers.FAILURE_ATTR, None)))
 
@@ -149,6 +168,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         workers.hand_over(config, hermit)  # the controller writes everything, once
         return
     gathered = config.stash.get(_GATHERED, None)
+    complete = gathered is None or workers.account_for_lost(hermit, gathered)
     written = outputs.finish(hermit)
     # After the reports: a failure of one never stops the other.
     if gathered is None:
@@ -162,7 +182,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         status = config.stash[_TALLY].exit_status()
         if status is not None:
             session.exitstatus = status
-    if not (written and recorded) and session.exitstatus == pytest.ExitCode.OK:
+    if not (written and recorded and complete) and session.exitstatus == pytest.ExitCode.OK:
         # A regression (1) or broken run (6) must keep its status; only a run
         # that would otherwise pass says that its outputs are missing.
         session.exitstatus = EXIT_OUTPUT
@@ -187,5 +207,9 @@ def pytest_testnodedown(node: Any, error: object) -> None:
     config = node.config
     gathered = config.stash.get(_GATHERED, None)
     part = getattr(node, "workeroutput", {}).get(workers.KEY)
-    if gathered is not None and part is not None:
+    if gathered is None:
+        return
+    if part is None:
+        workers.went_down_empty(gathered, node.gateway.id, error)
+    else:
         workers.take_in(config.stash[SESSION_KEY], gathered, part, node.gateway.id)

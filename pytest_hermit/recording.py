@@ -21,7 +21,7 @@ from pytest_hermit.session import HermitSession
 
 def record_of(session: HermitSession) -> RunRecord:
     """The session's record: every measurement with its context and, when compared, its verdicts."""
-    measured = [(m, session.context(session.environment(m.env), m)) for m in session.measurements]
+    measured = [(m, session.context_of(m)) for m in session.measurements]
     return build_record(
         run_id=uuid.uuid4().hex,
         now=dt.datetime.now(dt.UTC),

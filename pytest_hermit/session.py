@@ -26,12 +26,13 @@ from pytest_hermit.hosts import HostChecks
 from pytest_hermit.options import Settings
 from pytest_hermit.pyproject import tool_hermit
 from pytest_hermit.results.measurement import Measurement
+from pytest_hermit.vm import slowdown
 from pytest_hermit.vm.connections import Connections
-from pytest_hermit.vm.environments import Environment, as_pool, load_registry, select
+from pytest_hermit.vm.environments import Environment, as_pool, default_tolerances, load_registry, select
 from pytest_hermit.vm.fingerprint import host_fingerprint
 from pytest_hermit.vm.guest import GuestImage, resolve
 from pytest_hermit.vm.pools import matching, spread
-from pytest_hermit.vm.probes import Availability, is_local, kvm_usable_locally, probe
+from pytest_hermit.vm.probes import Availability, default_environment, is_local, probe
 
 
 def context_for(
@@ -73,6 +74,14 @@ def _registry(config: pytest.Config, tool: dict[str, Any], source: str) -> dict[
     return registry
 
 
+#: One hermit_run call: (test id, environment name, run).
+RunKey = tuple[str, str, str]
+
+
+def run_key(measurement: Measurement) -> RunKey:
+    return (measurement.test_id, measurement.env, measurement.run)
+
+
 class HermitSession:
     """One run of the plugin."""
 
@@ -90,15 +99,24 @@ class HermitSession:
         self._ab_guest: GuestImage | None = None
         self.gate = Gate(settings.gate)
         self._hosts: dict[tuple[str, str], bl.HostFingerprint] = {}
-        #: Each measurement's context, made once: the history record must name the host it ran on.
-        self._contexts: dict[int, bl.Context] = {}
+        #: Per hermit_run call (test, environment name, run): the environment it ran in, as its
+        #: test saw it (pool host, the probe's emulated flag), and its context once made. Keyed
+        #: by what the call is, never by object identity: a measurement grown by added boots is
+        #: a new object of the same call.
+        self._taken_in: dict[RunKey, Environment] = {}
+        self._contexts: dict[RunKey, bl.Context] = {}
         #: Pool hosts' fingerprints before any boot, by URI.
         self._machines: dict[str, bl.HostFingerprint] = {}
         self._git: GitState | None = None
+        #: An emulating KVM's measured slowdown, by (environment, host URI).
+        self._slowdowns: dict[tuple[str, str], slowdown.Slowdown] = {}
+        #: Why the default environment is not kvm, for the header (said once); empty when --hermit-env chose.
+        self.default_note = ""
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> HermitSession:
         pyproject = Path(str(config.rootpath)) / "pyproject.toml"
+        default_note = ""
         try:
             tool = tool_hermit(pyproject)
             settings = Settings.from_config(config, tool, str(pyproject))
@@ -107,7 +125,9 @@ class HermitSession:
                 source = "--hermit-env" if config.getoption("hermit_env") else f"ini hermit_env ({config.inipath})"
                 selected = select(settings.env_spec, registry, source)
             else:
-                selected = [registry["kvm" if kvm_usable_locally() else "qemu"]]
+                name, why = default_environment()
+                selected = [registry[name]]
+                default_note = f"hermit: default environment {name}: {why}" if why else ""
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
         if settings.libvirt_uri and settings.hosts:
@@ -120,10 +140,10 @@ class HermitSession:
                 selected = [as_pool(env, settings.hosts, "--hermit-hosts") for env in selected]
             except ConfigError as exc:
                 raise pytest.UsageError(str(exc)) from None
-        exact = {e.name: e.default_tolerance for e in registry.values() if e.default_tolerance is not None}
-        tolerances = settings.gate.tolerances.with_env_defaults(exact)
+        tolerances = settings.gate.tolerances.with_env_defaults(default_tolerances(registry))
         settings = replace(settings, gate=replace(settings.gate, tolerances=tolerances))
         session = cls(settings, registry, selected)
+        session.default_note = default_note
         try:
             session.gate.load()
         except HermitError as exc:
@@ -150,7 +170,7 @@ class HermitSession:
     def summary_notes(self) -> list[str]:
         """The lines after the summary's tables: the probes' notes, then the run's own notes."""
         probe_notes = [f"hermit: {name}: {a.note}" for name, a in self.probed().items() if a.note]
-        return probe_notes + self.hosts.summary_lines() + self.notes
+        return probe_notes + self.hosts.summary_lines() + self.gate.notes + self.notes
 
     @property
     def hosts(self) -> HostChecks:
@@ -160,6 +180,16 @@ class HermitSession:
             checks = self._host_checks = HostChecks(self.conns)
         return checks
 
+    def image_problem(self, items: list[pytest.Item]) -> str | None:
+        """Why the guest images the collected tests need cannot be used (missing, unbuilt), or None."""
+        if not any("hermit_guest" in getattr(item, "fixturenames", ()) for item in items):
+            return None
+        try:
+            _ = self.guest, self.ab_guest
+        except ConfigError as exc:
+            return str(exc)
+        return None
+
     @property
     def guest(self) -> GuestImage:
         if self._guest is None:
@@ -167,10 +197,16 @@ class HermitSession:
             self._guest = resolve(s.kernel, s.initrd, s.iso, s.cmdline)
         return self._guest
 
+    def taken(self, env: Environment, measurement: Measurement) -> None:
+        """Note the environment a hermit_run call ran in (its test's own: pool host, emulated flag)."""
+        self._taken_in[run_key(measurement)] = env
+
     def context(self, env: Environment, measurement: Measurement) -> bl.Context:
-        """The context a measurement was taken in (host fingerprint asked once per environment)."""
-        if id(measurement) in self._contexts:
-            return self._contexts[id(measurement)]
+        """The context a measurement was taken in (host fingerprint asked once per environment and host)."""
+        run = run_key(measurement)
+        if run in self._contexts:
+            return self._contexts[run]
+        self._taken_in.setdefault(run, env)
         key = (env.name, env.uri)
         if key not in self._hosts:
             conn = self.conns.open(env)
@@ -179,8 +215,49 @@ class HermitSession:
             )
         state = self.hosts.state_of(env)
         context = context_for(measurement, env, self.guest, self._hosts[key], self.git, dt.datetime.now(), state)
-        self._contexts[id(measurement)] = context
+        self._contexts[run] = context
         return context
+
+    def context_of(self, measurement: Measurement) -> bl.Context:
+        """The context of a measurement this session took, in the environment its test ran in."""
+        run = run_key(measurement)
+        env = self._taken_in.get(run) or self.environment(measurement.env)
+        return self.context(env, measurement)
+
+    def boot_timeout(self, env: Environment, emulated: bool) -> tuple[float, str]:
+        """Seconds one boot in ``env`` may take, and a line saying why when that is not --hermit-timeout's value.
+
+        Where kvm only emulates (asked for explicitly: it is never the default
+        there), its default timeout grows by the slowdown a calibration boot
+        measured, once per environment and host.
+        """
+        timeout = self.settings.timeout
+        if self.settings.timeout_given or env.domain_type != "kvm" or not emulated or not is_local(env.uri):
+            return timeout, ""
+        key = (env.name, env.uri)
+        first = key not in self._slowdowns
+        if first:
+            try:
+                reference = resolve(None, None, None, "")
+            except ConfigError as exc:
+                self._slowdowns[key] = slowdown.Slowdown(None, str(exc))
+            else:
+                tcg = replace(self.registry["qemu"], uri=env.uri)
+                self._slowdowns[key] = slowdown.measure(self.conns, env, tcg, reference)
+        measured = self._slowdowns[key]
+        scaled = measured.scaled(timeout)
+        if not first:
+            return scaled, ""
+        if measured.factor is None:
+            return scaled, (
+                f"hermit: {env.name} only emulates here and its slowdown could not be measured "
+                f"({measured.reason}): boot timeout stays {timeout:g} s (--hermit-timeout sets it)"
+            )
+        return scaled, (
+            f"hermit: {env.name} only emulates here: a calibration boot ran guest code {measured.factor:.0f}x slower "
+            f"than TCG, so each boot may take {scaled:.0f} s ({timeout:g} s x {measured.factor:.0f}; "
+            "--hermit-timeout sets it); qemu or icount give numbers in seconds here"
+        )
 
     def pool_host(self, env: Environment, test_id: str) -> Environment:
         """``env`` on the host of its pool that ``test_id`` meets (``vm/pools.py``); ``env`` itself without a pool.

@@ -12,6 +12,16 @@ entries and notes a serial run would, and ``outputs`` and ``recording`` write
 them once. How each test failed travels on its own report
 (:data:`FAILURE_ATTR`), so the controller's tally and exit status are a
 serial run's.
+
+A worker that goes down without handing over its part (it crashed, or was
+killed) takes the numbers of every test it measured with it. The
+controller knows which tests those were from their reports
+(:data:`MEASURED_ATTR`) and says so in the summary; it then saves no
+baseline at all and writes no history record: a baseline is merged into
+the saved file, so saving the rest would leave the lost tests' old entries
+standing beside this run's, a file that claims to be one run and is not.
+The reports are still written (what they hold is true), and the note says
+what they lack.
 """
 
 from __future__ import annotations
@@ -38,6 +48,9 @@ VERSION = 1
 #: Attribute of a test report naming how the test failed (``outcomes.Kind.value``); pytest
 #: serializes a report's attributes, so it reaches the controller with the report.
 FAILURE_ATTR = "hermit_failure"
+#: Attribute of a test report: the test measured with ``hermit_run`` (its numbers reach the
+#: controller in its worker's part, at the worker's end, not with the report).
+MEASURED_ATTR = "hermit_measured"
 
 
 def worker_id(config: pytest.Config) -> str | None:
@@ -178,9 +191,58 @@ class Gathered:
     #: Errors of workers that could not build their part of the history record.
     history_errors: list[str] = field(default_factory=list)
     parts: int = 0
+    #: Worker -> the tests it measured (from their reports), in the order they ended.
+    measured: dict[str, list[str]] = field(default_factory=dict)
+    #: Workers that went down without handing over their part, and why (xdist's words).
+    lost: dict[str, str] = field(default_factory=dict)
 
     def place(self, test: str) -> float:
         return self.order.get(test, math.inf)
+
+
+def mark_measured(item: pytest.Item, report: pytest.TestReport) -> None:
+    """In a worker: say on a test's report that the test measured (the controller's account of what a crash loses)."""
+    if report.when == "call" and "hermit_run" in getattr(item, "fixturenames", ()):
+        setattr(report, MEASURED_ATTR, True)
+
+
+def saw(gathered: Gathered, report: pytest.TestReport) -> None:
+    """In the controller: note which worker measured the test a report is of."""
+    node = getattr(report, "node", None)
+    if node is None or not getattr(report, MEASURED_ATTR, False):
+        return
+    tests = gathered.measured.setdefault(str(node.gateway.id), [])
+    if report.nodeid not in tests:
+        tests.append(report.nodeid)
+
+
+def went_down_empty(gathered: Gathered, worker: str, error: object) -> None:
+    """In the controller: a worker went down without its part (``error``: xdist's reason, e.g. a crash)."""
+    gathered.lost[worker] = str(error) if error else "it sent no results"
+
+
+def account_for_lost(session: HermitSession, gathered: Gathered) -> bool:
+    """Say what lost workers took with them, then withhold the baseline and the history record; False if any."""
+    lost = {w: gathered.measured.get(w, []) for w in gathered.lost}
+    lost = {w: tests for w, tests in lost.items() if tests}
+    if not lost:
+        return True
+    for worker, tests in lost.items():
+        session.notes.append(
+            f"hermit: ERROR: worker {worker} went down before handing over its results ({gathered.lost[worker]}): "
+            f"the numbers of {len(tests)} test(s) it measured are missing from the summary and the reports: "
+            + ", ".join(tests)
+        )
+    name = session.settings.gate.save
+    session.gate.discard_pending()
+    if name:
+        session.notes.append(
+            f"hermit: ERROR: baseline {name!r} not saved, not even the other tests' entries: it would lack the "
+            "lost tests' numbers and keep their old entries beside this run's; run again to save it"
+        )
+    if session.settings.history is not None:
+        gathered.history_errors.append("hermit: ERROR: no history record written: a worker's measurements were lost")
+    return False
 
 
 def collected(gathered: Gathered, ids: list[str]) -> None:

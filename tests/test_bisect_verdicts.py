@@ -29,16 +29,17 @@ BASIC = {"getpid": 15.0, "sched_yield": 57.0, "malloc": 2414.156, "first_page_ac
 
 
 def exact_report(current: dict[str, float], test: str = "test_port.py::test_basic[icount]") -> dict[str, Any]:
-    """The JSON report of an icount A/B run of ``basic`` (one boot, one rep), through the plugin's writer."""
+    """The JSON report of an icount A/B run of ``basic`` (two boots, one rep), through the plugin's writer."""
     pairs = [
-        (Samples.of(m, "cycles", [[BASIC[m]]]), Samples.of(m, "cycles", [[current.get(m, BASIC[m])]])) for m in BASIC
+        (Samples.of(m, "cycles", [[BASIC[m]]] * 2), Samples.of(m, "cycles", [[current.get(m, BASIC[m])]] * 2))
+        for m in BASIC
     ]
     comparisons = stats.judge_all(pairs, lambda s: 0.005, exact_for=lambda s: True)
     m = Measurement(
         env="icount",
         workload="basic",
         samples={b.metric: b for _, b in pairs},
-        boots=1,
+        boots=2,
         reps=1,
         cmdline="workload=basic reps=1",
         counted=True,

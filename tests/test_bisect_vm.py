@@ -15,6 +15,11 @@ instruction, each +6.7% or less, within the tolerance of 10% that
 ``gradual/pyproject.toml`` sets; together +13.3%, above it. The second step
 is the first commit slower than GOOD, but not slower than its parent: it
 must not be named.
+
+The branch ``noboot`` (from base) slows getpid, then panics early in boot
+(it builds, its guest does not boot), then boots again, then adds notes: the
+search meets the panicking commit in the middle and skips it, as a commit
+that does not build, for the slower commit before it.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ GRADUAL = {
     "gradual/pyproject.toml": "[tool.pytest.ini_options]\n\n[tool.hermit.tolerance.icount]\ngetpid = 10\n",
     "gradual/test_port.py": TEST,
 }
+PANIC = ("    paging_init();\n", '    paging_init();\n    panic("boot: the new allocator is not ready");\n')
 GETPID = ("    inject_point(M_GETPID);\n", '    inject_point(M_GETPID);\n    __asm__ volatile("nop");\n')
 
 
@@ -64,6 +70,11 @@ def port(tmp_path_factory: pytest.TempPathFactory, reference_guest: Path) -> Rep
     r.git("checkout", "-q", "-b", "gradual", "main~6")
     r.commit("getpid: one detour", edit={"guest/common/sched.c": GETPID})
     r.commit("getpid: another detour", edit={"guest/common/sched.c": GETPID})
+    r.git("checkout", "-q", "-b", "noboot", "main~6")
+    r.commit("getpid: a detour", edit={"guest/common/sched.c": GETPID})
+    r.commit("boot: a new allocator", edit={"guest/common/setup.c": PANIC})
+    r.commit("boot: the allocator is ready", edit={"guest/common/setup.c": PANIC[::-1]})
+    r.commit("notes", {"NOTES": "the allocator is ready\n"})
     r.git("checkout", "-q", "main")
     return r
 
@@ -109,6 +120,20 @@ def test_bisect_names_the_slower_commit_and_skips_the_one_that_does_not_build(po
     assert f"bisect: confirm {culprit[:12]} 'sched: getpid takes a detour' against " in out
     assert_no_worktree_left(port, tmp_path / "tmp")
     print(f"bisected 6 commits in {seconds:.1f} s: {len(steps)} steps and a confirmation")
+
+
+def test_a_commit_that_builds_but_does_not_boot_is_skipped(port: Repo, tmp_path: Path) -> None:
+    started = time.monotonic()
+    proc = bisect(port, tmp_path / "tmp", "main~6", "noboot")
+    out = proc.stdout
+    assert proc.returncode == EXIT_OK, out + proc.stderr
+    panics = port.git("rev-parse", "--short=12", "noboot~2")
+    assert f"{panics} 'boot: a new allocator': skip, the A/B run of {panics} against GOOD " in out, out
+    assert "a run broke (pytest exit status 6" in out
+    culprit = port.git("rev-parse", "noboot~3")
+    assert out.rstrip().splitlines()[-2] == f"first bad commit: {culprit} getpid: a detour"
+    assert_no_worktree_left(port, tmp_path / "tmp")
+    print(f"bisected 4 commits, one not booting, in {time.monotonic() - started:.1f} s")
 
 
 def test_bad_not_slower_than_good_ends_at_once(port: Repo, tmp_path: Path) -> None:

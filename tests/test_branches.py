@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from pytest_hermit.cli import main
-from pytest_hermit.exitcodes import EXIT_REFUSED
-from tests.conftest import STATE_DIR, hermit_cli
+from pytest_hermit.exitcodes import EXIT_INTERRUPTED, EXIT_REFUSED
+from tests.conftest import STATE_DIR, cli_process, hermit_cli, hermit_qemu_processes
 
 #: Boots real VMs: `pytest -m 'not vm'` leaves this file out.
 pytestmark = pytest.mark.vm
@@ -80,3 +82,33 @@ def test_unknown_ref_and_failed_build_are_named(repo: Path, capsys: pytest.Captu
     listed = subprocess.run(["git", "-C", str(repo), "worktree", "list"], capture_output=True, text=True, check=True)
     assert len(listed.stdout.strip().splitlines()) == 1, f"a failed build left a worktree:\n{listed.stdout}"
     assert main(["branches", "main"]) == EXIT_REFUSED
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_an_interrupt_while_the_child_boots_stops_it_and_exits_2_leaving_nothing(
+    repo: Path, sig: signal.Signals
+) -> None:
+    # The guest never finishes: the VM is certainly running when the signal comes.
+    (repo / "test_hang.py").write_text('def test_hang(hermit_run):\n    hermit_run("hang", boots=1, reps=1)\n')
+    args = ["branches", "main", "feature", "--build", "sh build.sh", "--image", "kernel.elf", "--"]
+    args += ["test_hang.py", "-p", "no:cacheprovider", "--hermit-env=qemu", "--hermit-timeout=300"]
+    args += [f"--hermit-state-dir={STATE_DIR}"]
+    with cli_process(repo, *args) as proc:
+        child, marker = "", ""
+        deadline = time.monotonic() + 120
+        while not marker:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            pids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True, check=False)
+            for pid in pids.stdout.split():
+                if hermit_qemu_processes(f"guest=hermit-qemu-{pid}-"):
+                    child, marker = pid, f"guest=hermit-qemu-{pid}-"
+            time.sleep(0.1)
+        proc.send_signal(sig)  # to the command alone, as a CI runner's cancel or `kill` does
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == EXIT_INTERRUPTED, out + err
+    assert "Traceback" not in err, err
+    assert "pytest-hermit branches: interrupted; the running build or pytest was stopped, worktrees removed" in err
+    assert not Path(f"/proc/{child}").exists(), "the child pytest was stopped and reaped"
+    assert not hermit_qemu_processes(marker), "the VM of the child pytest is destroyed"
+    listed = subprocess.run(["git", "-C", str(repo), "worktree", "list"], capture_output=True, text=True, check=True)
+    assert len(listed.stdout.strip().splitlines()) == 1, f"an interrupt left a worktree:\n{listed.stdout}"

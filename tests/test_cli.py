@@ -10,6 +10,7 @@ import pytest
 
 from pytest_hermit.cli import EXIT_BROKEN, EXIT_OK, EXIT_REFUSED, EXIT_REGRESSION, main
 from pytest_hermit.gate import baselines as bl
+from pytest_hermit.results.samples import Samples
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "baselines"
 
@@ -154,3 +155,41 @@ def test_show_and_list_say_when_a_baseline_was_made_from_uncommitted_code(
     assert "+ uncommitted changes (dirty)" in capsys.readouterr().out
     assert main(["list", "--dir", str(tmp_path)]) == EXIT_OK
     assert "-dirty" in capsys.readouterr().out
+
+
+def _icount_baseline(directory: Path, name: str, getpid: float, boot_time_host: list[list[float]]) -> None:
+    context = bl.Context(
+        "0", {"name": "icount", "icount": True}, bl.HostFingerprint(), "x", "workload=hello reps=1", None, None, "d"
+    )
+    entries = [
+        bl.Entry("t.py::test_b[icount]", "icount", Samples.of("getpid", "cycles", [[getpid]] * 2), context, "b"),
+        bl.Entry("t.py::test_b[icount]", "icount", Samples.of("malloc", "cycles", [[2414.0]] * 2), context, "b"),
+        bl.Entry("t.py::test_b[icount]", "icount", Samples.of("boot_time_host", "ms", boot_time_host), context, "b"),
+    ]
+    bl.save_merge(directory / f"{name}.json", entries)
+
+
+def test_compare_judges_icount_baselines_as_the_gate_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """compare called the statistics without the exact path and at a flat 5%: two icount
+    baselines with getpid +6.7% were "not compared" (exit 7) where the gate says regression."""
+    monkeypatch.chdir(tmp_path)  # no pyproject.toml: the built-in tolerances
+    _icount_baseline(tmp_path, "a", 15.0, [[0.8]])
+    _icount_baseline(tmp_path, "b", 16.0, [[0.9]])
+    assert main(["compare", "a", "b", "--dir", str(tmp_path)]) == EXIT_REGRESSION
+    out = capsys.readouterr().out
+    assert "getpid regressed on icount: 15.000 -> 16.000 cycles (+6.7%, exact" in out
+    assert "tolerance 0.5%" in out
+    assert "not compared: boot_time_host" in out  # the host's one-boot clock is left out, not the family
+
+
+def test_compare_takes_a_metrics_tolerance_from_the_pyproject_in_the_current_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[tool.hermit.tolerance]\ngetpid = 10\n")
+    _icount_baseline(tmp_path, "a", 15.0, [[0.8], [0.8]])
+    _icount_baseline(tmp_path, "b", 16.0, [[0.8], [0.8]])
+    assert main(["compare", "a", "b", "--dir", str(tmp_path)]) == EXIT_OK
+    assert "tolerance 0.5%/10%" in capsys.readouterr().out

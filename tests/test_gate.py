@@ -176,3 +176,62 @@ def test_numbers_the_statistics_cannot_compare_are_refused_not_a_crash(
     assert text.startswith("baseline 'main', test t::x[qemu] run 'basic' on qemu: the statistics cannot compare")
     assert "'getpid'" in text and words in text
     assert classify(caught.value) is Kind.REFUSED  # exit 7, not pytest's 1
+
+
+def counted(samples: dict[str, list[list[float]]], unit: str = "cycles") -> Measurement:
+    by_metric = {
+        name: Samples.of(name, "ms" if name.startswith("boot_time") else unit, per_boot)
+        for name, per_boot in samples.items()
+    }
+    first = next(iter(samples.values()))
+    return Measurement(
+        env="icount",
+        workload="hello",
+        samples=by_metric,
+        boots=len(first),
+        reps=len(first[0]),
+        cmdline="",
+        counted=True,
+        test_id="t.py::test_hello[icount]",
+    )
+
+
+def test_host_timed_metric_of_one_boot_never_sinks_the_guests_exact_ones() -> None:
+    """hermit_run("hello", boots=1) under icount used to be refused whole: the host's clock
+    cannot be judged from one boot, and that took the exact boot_time_guest down with it."""
+    base = counted({"boot_time_guest": [[20.0, 20.0]], "boot_time_host": [[0.8, 0.8]]})
+    now = counted({"boot_time_guest": [[22.0, 22.0]], "boot_time_host": [[0.7, 0.9]]})
+    gate = Gate(GateSettings())
+    judged = gate.judge_pairs(now, lambda m: [(base[k], m[k]) for k in m.samples], _never)
+    assert [(c.metric, c.method, c.verdict) for c in judged.comparisons] == [
+        ("boot_time_guest", "exact", stats.Verdict.REGRESSION)
+    ]
+    assert any("boot_time_host" in n and "not judged" in n for n in gate.notes)
+
+
+def test_a_counted_metric_that_varies_is_judged_by_the_statistics_and_said_once() -> None:
+    """A Linux guest under icount: getpid identical, malloc wobbling by 0.2% between boots."""
+    base = counted({"getpid": [[15.0]] * 4, "malloc": [[9193.0], [9175.0], [9177.0], [9190.0]]})
+    now = counted({"getpid": [[15.0]] * 4, "malloc": [[9176.0], [9188.0], [9170.0], [9193.0]]})
+    gate = Gate(GateSettings())
+    for _ in range(2):
+        judged = gate.judge_pairs(now, lambda m: [(base[k], m[k]) for k in m.samples], _never)
+        methods = {c.metric: c.method for c in judged.comparisons}
+        assert methods == {"getpid": "exact", "malloc": "bootstrap"}
+    varied = [n for n in gate.notes if "malloc varied" in n]
+    assert len(varied) == 1 and "not exactly" in varied[0]
+
+
+def test_a_metric_in_the_baseline_that_the_guest_no_longer_prints_is_refused(tmp_path: Path) -> None:
+    """Only the new run's metrics were walked: one that disappeared was never compared, and passed."""
+    per_boot = [[9.0, 9.0], [9.5, 9.0]]
+    entries = [
+        bl.Entry("t::x[qemu]", "qemu", Samples.of(name, "cycles", per_boot), _context(), "basic")
+        for name in ("getpid", "malloc")
+    ]
+    bl.save_merge(tmp_path / "main.json", entries)
+    gate = Gate(GateSettings(compare="main", baseline_dir=tmp_path))
+    gate.load()
+    m = Measurement(**{**measurement(per_boot).__dict__, "test_id": "t::x[qemu]"})
+    with pytest.raises(NotComparable, match=r"holds malloc for this run, but the guest no longer printed it"):
+        gate.judge(m, _context(), _never)

@@ -14,7 +14,7 @@ def _noisy(rng: np.random.Generator, levels: list[float], boots: int, cv: float)
 
 @pytest.mark.parametrize("at", [1, 4, 7])
 def test_an_exact_step_is_found_at_its_commit_with_its_size(at: int) -> None:
-    points = [[15.0]] * at + [[16.0]] * (8 - at)
+    points = [[15.0, 15.0]] * at + [[16.0, 16.0]] * (8 - at)
     found = detect(points, exact_allowed=True)
     assert found.exact
     (cp,) = found.change_points
@@ -25,13 +25,22 @@ def test_an_exact_step_is_found_at_its_commit_with_its_size(at: int) -> None:
 
 def test_an_exact_series_reports_changes_below_min_change() -> None:
     """A 0.2% step under icount is real: the 1% minimum is for noisy series."""
-    found = detect([[1000.0]] * 3 + [[1002.0]] * 3, min_change=0.01, exact_allowed=True)
+    found = detect([[1000.0, 1000.0]] * 3 + [[1002.0, 1002.0]] * 3, min_change=0.01, exact_allowed=True)
     assert [cp.index for cp in found.change_points] == [3]
 
 
 def test_a_regression_and_its_fix_are_two_change_points() -> None:
-    found = detect([[15.0], [15.0], [17.0], [17.0], [15.0]], exact_allowed=True)
+    found = detect([[15.0] * 2, [15.0] * 2, [17.0] * 2, [17.0] * 2, [15.0] * 2], exact_allowed=True)
     assert [(cp.index, round(cp.change, 4)) for cp in found.change_points] == [(2, 0.1333), (4, -0.1176)]
+
+
+def test_one_value_per_commit_is_never_an_exact_series() -> None:
+    """One boot of one repetition per commit proves nothing about determinism: a Linux guest's
+    wobble would be an "exact" change point at every commit."""
+    wobble = [[9193.0], [9175.0], [9177.0], [9176.0], [9193.0], [9170.0]]
+    found = detect(wobble, exact_allowed=True)
+    assert not found.exact
+    assert all(not cp.exact for cp in found.change_points)
 
 
 def test_identical_timed_numbers_are_not_exact() -> None:

@@ -18,7 +18,7 @@ from tests.test_baselines import context
 def test_icount_is_tcg_counting_instructions_with_exact_defaults() -> None:
     env = BUILTIN["icount"]
     assert env.domain_type == "qemu" and env.icount and env.expected_signature == "TCGTCGTCGTCG"
-    assert (env.default_boots, env.default_reps, env.default_tolerance) == (1, 1, 0.005)
+    assert (env.default_boots, env.default_reps, env.default_tolerance) == (2, 1, 0.005)
     assert env.as_dict()["icount"] is True
     assert "instructions" in env.description and "not time" in ICOUNT_NOTE
     assert QEMU_NS.startswith("http://libvirt.org/")
@@ -30,7 +30,7 @@ def test_this_qemu_can_count_instructions() -> None:
 
 def test_a_user_environment_asks_for_icount() -> None:
     env = user_environment("tcg-exact", {"base": "qemu", "icount": True, "memory": 256}, "pyproject.toml")
-    assert env.icount and env.default_boots == 1 and env.default_tolerance == 0.005
+    assert env.icount and env.default_boots == 2 and env.default_tolerance == 0.005
     with pytest.raises(ConfigError, match=r"icount = true needs QEMU's TCG.*base = 'kvm'"):
         user_environment("x", {"base": "kvm", "icount": True}, "pyproject.toml")
     with pytest.raises(ConfigError, match="icount must be true or false"):
@@ -41,7 +41,8 @@ def test_icount_has_its_own_default_tolerance_unless_the_user_sets_one() -> None
     tolerances = parse_tolerances(None, {"tolerance": {"malloc": 30}}, "pyproject.toml").with_env_defaults(
         {"icount": 0.005}
     )
-    assert tolerances.of("icount", "malloc") == 0.005
+    assert tolerances.of("icount", "malloc") == 0.30, "a metric the user named wins over icount's default"
+    assert tolerances.of("icount", "getpid") == 0.005
     assert tolerances.of("qemu", "malloc") == 0.30
     assert tolerances.of("qemu", "getpid") == 0.05
     own = parse_tolerances(None, {"tolerance": {"icount": {"default": 1, "getpid": 2}}}, "pyproject.toml")

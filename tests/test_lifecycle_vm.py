@@ -6,6 +6,7 @@ import fcntl
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from pytest_hermit.vm.boot import boot, unique_name
 from pytest_hermit.vm.connections import Connections, end_leftover_qemus
 from pytest_hermit.vm.domxml import DomainSpec
 from pytest_hermit.vm.environments import BUILTIN
-from tests.conftest import STATE_DIR, hermit_qemu_processes, inner_pytest, run_pytest, wait_for_qemu
+from tests.conftest import STATE_DIR, cli_env, hermit_qemu_processes, inner_pytest, run_pytest, wait_for_qemu
 
 #: Boots real VMs: `pytest -m 'not vm'` leaves this file out.
 pytestmark = pytest.mark.vm
@@ -126,3 +127,36 @@ def test_test_timeout_bounds_every_boot_of_a_test(pytester: pytest.Pytester, ref
     result.stdout.fnmatch_lines(["*broken run*timed out after * s (--hermit-test-timeout)*workload hang*"])
     assert elapsed < 60, f"the test ran {elapsed:.0f} s under --hermit-test-timeout=8"
     assert not hermit_qemu_processes(f"guest=hermit-qemu-{os.getpid()}-")
+
+
+#: Holds the only slot of this machine (max_parallel 1) for ``sys.argv[2]`` seconds, in a process of its own.
+SLOT_HOLDER = """
+import sys, time
+from pathlib import Path
+from pytest_hermit.vm.pools import host_slot
+with host_slot(Path(sys.argv[1]), "qemu:///embed", 1):
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_waiting_for_a_host_slot_is_not_charged_to_the_test_timeout(
+    pytester: pytest.Pytester, reference_guest: Path
+) -> None:
+    """Another process holds the only slot longer than the test's whole budget: the test waits, then boots."""
+    pytester.makefile(".toml", pyproject='[tool.hermit.environments.one]\nbase = "qemu"\nmax_parallel = 1\n')
+    pytester.makepyfile(HELLO)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", SLOT_HOLDER, str(STATE_DIR), "8"], stdout=subprocess.PIPE, text=True, env=cli_env()
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        started = time.monotonic()
+        result = run_pytest(pytester, "--hermit-env=one", "--hermit-timeout=100", "--hermit-test-timeout=5")
+        waited = time.monotonic() - started
+    finally:
+        holder.wait(30)
+        assert holder.stdout is not None
+        holder.stdout.close()
+    assert waited > 5, f"the run ended after {waited:.1f} s, before the slot was free: it never waited for it"
+    result.assert_outcomes(passed=1)

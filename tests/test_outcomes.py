@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from pytest_hermit.errors import BootTimeout, NotComparable
-from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_OUTPUT, EXIT_REFUSED
+from pytest_hermit.errors import BootTimeout, ConfigError, EnvironmentUnavailable, NotComparable
+from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_OUTPUT, EXIT_REFUSED, EXIT_USAGE
 from pytest_hermit.gate.judge import Regression
 from pytest_hermit.outcomes import Kind, Tally, classify, describe
 from tests.conftest import run_pytest
@@ -34,6 +34,18 @@ def test_exit_status_priority() -> None:
     assert status(NotComparable("n"), BootTimeout("t")) == EXIT_BROKEN
     assert status(Regression("r"), BootTimeout("t")) is None  # pytest's 1: the regression wins
     assert status(AssertionError("a"), NotComparable("n")) is None
+    assert status(ConfigError("c"), BootTimeout("t")) == EXIT_USAGE
+
+
+def test_infrastructure_failures_are_broken_runs_not_regressions() -> None:
+    """CI reads 1 as "slower, do not retry": a host without the environment or a libvirt
+    error outside the guest must say "retry elsewhere" (6) instead."""
+    libvirt = pytest.importorskip("libvirt")
+    assert classify(EnvironmentUnavailable("pvh: no Xen")) is Kind.BROKEN
+    assert classify(libvirt.libvirtError("Cannot recv data: Connection reset by peer")) is Kind.BROKEN
+    text = describe(libvirt.libvirtError("Cannot recv data: Connection reset by peer"))
+    assert text is not None and text.startswith("[hermit: broken run] libvirt: Cannot recv data")
+    assert classify(ConfigError("bad table")) is Kind.USAGE
 
 
 PASSES = "def test_ok():\n    pass\n"
@@ -81,3 +93,14 @@ def test_describe_keeps_what_went_wrong_while_cleaning_up() -> None:
         "[hermit: broken run] timed out (environment kvm)\n"
         "  while cleaning up after that: libvirt could not destroy domain d"
     )
+
+
+def test_a_slowdown_only_ever_grows_a_timeout() -> None:
+    from pytest_hermit.vm.slowdown import Slowdown, factor_of
+
+    assert factor_of(38_000.0, 40.0) == pytest.approx(950.0)
+    assert factor_of(30.0, 40.0) == 1.0
+    assert Slowdown(950.0).scaled(120) == pytest.approx(114_000)
+    assert Slowdown(None, "no guest").scaled(120) == 120
+    with pytest.raises(ValueError, match="must be positive"):
+        factor_of(0.0, 40.0)

@@ -80,11 +80,29 @@ def test_ini_selects_environments_and_marker_limits_them(pytester: pytest.Pytest
     )
 
 
-def test_require_env_turns_a_skip_into_an_error(pytester: pytest.Pytester) -> None:
+def test_require_env_turns_a_skip_into_a_broken_run(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(USES_ENV)
     result = run_pytest(pytester, "--hermit-env=pvh", "--hermit-require-env")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*pvh: no Xen on this host*(--hermit-require-env)*"])
+    result.stdout.fnmatch_lines(["*broken run*pvh: no Xen on this host*(required by --hermit-require-env)*"])
+    assert result.ret == 6, "a host without a required environment: retry elsewhere, not 'slower'"
+
+
+def test_an_unbuilt_reference_guest_is_a_usage_error_before_any_boot(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from pytest_hermit._shipped import Shipped
+    from pytest_hermit.vm import guest
+
+    unbuilt = Shipped(tmp_path / "build" / "refguest.elf", "source checkout", f"run 'make -C {tmp_path}'")
+    monkeypatch.setattr(guest, "shipped", lambda name: unbuilt)
+    pytester.makepyfile("def test_boots(hermit_run):\n    hermit_run('hello')\n")
+    result = run_pytest(pytester, "--hermit-env=qemu")
+    assert result.ret == 4
+    result.stdout.fnmatch_lines(
+        ["*hermit: the reference guest is missing from the source checkout*refguest.elf*make -C*"]
+    )
+    result.stdout.no_fnmatch_line("*PASSED*")
 
 
 def test_help_markers_and_fixtures_are_documented(pytester: pytest.Pytester) -> None:
@@ -178,6 +196,10 @@ def test_tolerances() -> None:
     assert tol.of("kvm", "malloc") == pytest.approx(0.3)
     assert tol.of("qemu", "malloc") == pytest.approx(0.2)
     assert tol.of("qemu", "getpid") == pytest.approx(0.04)
+    # A metric the user named wins over an environment's built-in default (icount's 0.5%).
+    icount = Tolerances(per_metric={"getpid": 0.10}).with_env_defaults({"icount": 0.005})
+    assert icount.of("icount", "getpid") == pytest.approx(0.10)
+    assert icount.of("icount", "malloc") == pytest.approx(0.005)
     assert parse_tolerances(0.1, {}, "p").default == pytest.approx(0.1)
     with pytest.raises(ConfigError, match="getpid must be a percentage"):
         parse_tolerances(None, {"tolerance": {"getpid": "lots"}}, "p")
@@ -266,3 +288,30 @@ def test_bad_host_pools_on_the_command_line_are_usage_errors(
     result = run_pytest(pytester, "--hermit-env=icount", *options)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert words in result.stderr.str()
+
+
+def test_the_default_environment_is_kvm_only_on_hardware_virtualization(tmp_path: Path) -> None:
+    from pytest_hermit.vm.probes import default_environment
+
+    dev = tmp_path / "kvm"
+    dev.write_text("")
+    hw = tmp_path / "cpuinfo-vmx"
+    hw.write_text("flags\t\t: fpu vme vmx sse2\n")
+    emulating = tmp_path / "cpuinfo"
+    emulating.write_text("flags\t\t: fpu vme sse2\n")
+    assert default_environment(hw, dev) == ("kvm", "")
+    name, why = default_environment(emulating, dev)
+    assert name == "qemu" and "only emulates here" in why and "--hermit-env=kvm" in why
+    name, why = default_environment(hw, tmp_path / "missing")
+    assert name == "qemu" and "no usable KVM" in why
+
+
+def test_without_hermit_env_the_header_says_which_environment_and_why(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(USES_ENV)
+    result = run_pytest(pytester, "--co")
+    from pytest_hermit.vm.probes import default_environment
+
+    name, why = default_environment()
+    result.stdout.fnmatch_lines([f"hermit: environments {name} (*"])
+    if why:
+        result.stdout.fnmatch_lines([f"hermit: default environment {name}: *"])

@@ -236,3 +236,51 @@ def test_boots_leak_no_file_descriptors(reference_guest: Path, tmp_path: Path) -
     for i in range(1, 6):
         one(i)
     assert len(os.listdir("/proc/self/fd")) <= before
+
+
+def test_a_benchmark_guest_that_prints_nothing_is_a_broken_run_not_a_pass(
+    pytester: pytest.Pytester, foreign_loader: dict[str, Path]
+) -> None:
+    """A hermit-os benchmark program promises no metric by name: one that stopped early and
+    printed no block passed with exit 0, measuring nothing."""
+    log_only = pytester.path / "log-only.txt"
+    log_only.write_text("[0.000][0:0][INFO] Welcome to HermitCore 0.2.10!\n")
+    pytester.makepyfile(
+        """
+        def test_bench(hermit_run):
+            hermit_run("bench", boots=1, reps=1)
+        """
+    )
+    result = run_pytest(
+        pytester,
+        "--hermit-env=qemu",
+        f"--hermit-kernel={foreign_loader['reset']}",
+        f"--hermit-initrd={log_only}",
+        "--hermit-timeout=60",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*broken run*the guest printed no result*workload bench*"])
+    assert result.ret == 6
+
+
+def test_an_emulating_kvm_asked_for_explicitly_gets_a_timeout_scaled_by_its_measured_slowdown(
+    pytester: pytest.Pytester,
+) -> None:
+    """Where /dev/kvm only emulates, a default basic boot runs for minutes: the default
+    timeout ended it as a broken run. The calibration boot's factor scales it, and says so."""
+    from pytest_hermit.vm.probes import default_environment
+
+    if default_environment()[0] == "kvm":
+        pytest.skip("this host's KVM runs on VT-x/AMD-V: nothing to scale")
+    pytester.makepyfile("def test_hello(hermit_run):\n    hermit_run('hello', boots=1)\n")
+    result = run_pytest(pytester, "--hermit-env=kvm")
+    result.assert_outcomes(passed=1)
+    said = [x for x in result.outlines if "only emulates here" in x]
+    assert len(said) == 1 and "a calibration boot" in said[0], said
+    factor = float(said[0].split("guest code ", 1)[1].split("x slower", 1)[0])
+    seconds = float(said[0].split("each boot may take ", 1)[1].split(" s", 1)[0])
+    assert factor > 5, "KVM's instruction emulator is far slower than TCG"
+    assert seconds == pytest.approx(120 * factor, rel=0.01)
+    given = run_pytest(pytester, "--hermit-env=kvm", "--hermit-timeout=60")
+    given.assert_outcomes(passed=1)
+    assert not any("calibration boot" in x for x in given.outlines), "--hermit-timeout wins: nothing measured"

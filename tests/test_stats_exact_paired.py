@@ -29,14 +29,14 @@ def always(_s: Samples) -> bool:
     return True
 
 
-def const(value: float, boots: int = 1, reps: int = 1, *, metric: str = "getpid", unit: str = "cycles") -> Samples:
+def const(value: float, boots: int = 2, reps: int = 1, *, metric: str = "getpid", unit: str = "cycles") -> Samples:
     return Samples.of(metric, unit, [[value] * reps] * boots)
 
 
 # --------------------------------------------------------------------------- exact comparisons
 
 
-def test_identical_values_are_judged_exactly_with_one_boot_and_one_repetition() -> None:
+def test_identical_values_are_judged_exactly_with_two_observations_a_side() -> None:
     c = compare(const(15.0), const(15.3), 0.005, exact_for=always)
     assert c.method == "exact" and c.exact
     assert c.verdict is Verdict.REGRESSION
@@ -45,9 +45,18 @@ def test_identical_values_are_judged_exactly_with_one_boot_and_one_repetition() 
     assert (c.p_value, c.p_adjusted, c.boots_needed) == (0.0, 0.0, None)
     assert c.message("icount") == (
         "getpid regressed on icount: 15.000 -> 15.300 cycles (+2.0%, exact: the same in every boot and "
-        "repetition, tolerance 0.5%, 1 boot x 1 rep)"
+        "repetition, tolerance 0.5%, 2 boots x 1 rep)"
     )
     assert c.cells()["p"] == "exact"
+
+
+def test_one_value_a_side_is_never_exact_because_one_value_always_equals_itself() -> None:
+    assert not is_exact(const(15.0, 1, 1))
+    assert is_exact(const(15.0, 1, 2)), "two repetitions of one boot are two observations"
+    with pytest.raises(ValueError, match="have 1 boot"):
+        compare(const(15.0, 1, 1), const(15.3, 1, 1), 0.005, exact_for=always)
+    with pytest.raises(ValueError, match="have 1 boot"):
+        compare(const(15.0, 2, 1), const(15.3, 1, 1), 0.005, exact_for=always)
 
 
 def test_exact_verdicts_are_the_change_against_the_tolerance_never_inconclusive() -> None:
@@ -106,9 +115,9 @@ def test_spread_or_a_refusal_of_exactness_falls_back_to_the_statistics() -> None
         compare(const(15.0), Samples.of("getpid", "cycles", [[15.0, 15.2]]), 0.05, exact_for=always)
     # host-measured metric, or a non-deterministic environment: never exact
     with pytest.raises(ValueError, match="have 1 boot"):
-        compare(const(15.0), const(15.3), 0.05, exact_for=lambda s: False)
+        compare(const(15.0, 1, 2), const(15.3, 1, 2), 0.05, exact_for=lambda s: False)
     with pytest.raises(ValueError, match="have 1 boot"):
-        compare(const(15.0), const(15.3), 0.05)
+        compare(const(15.0, 1, 2), const(15.3, 1, 2), 0.05)
     c = compare(const(15.0, 5, 2), const(15.3, 5, 2), 0.005, exact_for=lambda s: s.metric != "getpid")
     assert c.method == "bootstrap"
     # exact still validates what every comparison needs

@@ -179,3 +179,39 @@ def test_ctrl_c_of_the_controller_leaves_no_vm_of_any_worker(pytester: pytest.Py
     while _worker_qemus(workers) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _worker_qemus(workers) == []
+
+
+CRASHES = """
+import os
+
+def test_a_measures(hermit_run):
+    hermit_run("hello", boots=1)
+
+def test_b_crashes_its_worker(hermit_env):
+    # Once: xdist gives the tests left on a crashed worker to the worker that replaces it.
+    if not os.path.exists("crashed"):
+        open("crashed", "w").close()
+        os._exit(3)
+"""
+
+
+def test_a_crashed_worker_names_what_it_lost_and_no_baseline_or_history_is_saved_without_it(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_crash=CRASHES)
+    # loadfile: both tests on one worker, so the crash takes the first test's numbers with it.
+    args = ["-n", "2", "--dist=loadfile", "-p", "no:randomly", "--hermit-env=icount", "test_crash.py"]
+    result = run_pytest(pytester, *args, "--hermit-save=crash", "--hermit-history=history")
+    # The crash fails the test it ran; the worker that replaces the crashed one runs it again.
+    result.assert_outcomes(passed=2, failed=1)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            "*hermit: ERROR: worker gw? went down before handing over its results (*): the numbers of 1 test(s) "
+            "it measured are missing from the summary and the reports: test_crash.py::test_a_measures[[]icount[]]",
+            "*hermit: ERROR: baseline 'crash' not saved, not even the other tests' entries: *run again to save it",
+            "*hermit: ERROR: no history record written: a worker's measurements were lost",
+        ]
+    )
+    assert not (pytester.path / ".hermit" / "baselines" / "crash.json").exists()
+    assert not list((pytester.path / "history").glob("*.json"))

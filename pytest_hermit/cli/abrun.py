@@ -27,11 +27,16 @@ _PYTEST_STATUS = {2: "interrupted", 3: "internal error", 4: "usage error", 5: "n
 
 
 class RunFailed(Exception):
-    """An A/B run that judged nothing usable; the message says why, ``output`` holds its last lines."""
+    """An A/B run that judged nothing usable; the message says why, ``output`` holds its last lines.
 
-    def __init__(self, message: str, output: tuple[str, ...] = ()) -> None:
+    ``broken``: pytest ended with :data:`EXIT_BROKEN` (a guest that did not
+    boot, crashed or timed out, libvirt): the images, not the tests, failed.
+    """
+
+    def __init__(self, message: str, output: tuple[str, ...] = (), broken: bool = False) -> None:
         super().__init__(message)
         self.output = output
+        self.broken = broken
 
 
 def pytest_command(a: Built, b: Built, args: Sequence[str]) -> list[str]:
@@ -61,7 +66,9 @@ def judged(a: Built, b: Built, args: Sequence[str], report: Path, log: Path | No
     status = children.run(pytest_command(a, b, [*args, f"{REPORT_OPTION}={report}"]), log=log)
     shown = tuple(children.tail(log, 15)) if log is not None else ()
     if status == EXIT_BROKEN:
-        raise RunFailed("a run broke (pytest exit status 6: libvirt, guest crash, timeout or unreadable output)", shown)
+        raise RunFailed(
+            "a run broke (pytest exit status 6: libvirt, guest crash, timeout or unreadable output)", shown, broken=True
+        )
     if status == EXIT_REFUSED:
         raise RunFailed("pytest refused to compare B with A (exit status 7; its summary says why)", shown)
     if status not in (EXIT_OK, EXIT_REGRESSION):

@@ -7,8 +7,9 @@ pytest run (``--hermit-kernel=GOOD --hermit-ab=COMMIT``); its JSON report
 says which metrics regressed (``bisect/verdicts.py``). The candidates are the
 commits after GOOD on BAD's first-parent line: a merged branch counts as its
 merge commit, where ``git bisect`` would walk into it. A commit that does not
-build, or whose comparison stays inconclusive, is skipped as ``git bisect
-skip`` does. The commit found is judged once more against its parent and
+build, that builds but whose A/B run breaks (its guest does not boot, crashes
+or times out), or whose comparison stays inconclusive, is skipped as ``git
+bisect skip`` does. The commit found is judged once more against its parent and
 named only when it is slower than that too.
 
 Exit statuses (``README.md``, "Bisect"):
@@ -16,8 +17,8 @@ Exit statuses (``README.md``, "Bisect"):
 * 0: the first bad commit is named (found and confirmed against its parent);
 * 1: BAD is not slower than GOOD: nothing to look for;
 * 2: interrupted (Ctrl-C, SIGTERM), after the running pytest stopped and the worktrees were removed;
-* 6: no commit named: a build of GOOD or BAD failed, an A/B run broke, was refused or failed
-  otherwise, skipped commits leave several candidates (listed), or the commit found was not
+* 6: no commit named: a build of GOOD or BAD failed, BAD's A/B run broke, an A/B run was refused
+  or failed otherwise, skipped commits leave several candidates (listed), or the commit found was not
   slower than its parent (not named);
 * 7: refused: a ref is not a commit, GOOD is not on BAD's first-parent line, the pytest
   arguments set what bisect sets itself, or the tests measure no comparison or not the
@@ -40,7 +41,8 @@ from pytest_hermit.bisect import verdicts
 from pytest_hermit.cli import abrun, children
 from pytest_hermit.cli import worktrees as wt
 from pytest_hermit.cli.common import Out, build_args
-from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED
+from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_OK, EXIT_REFUSED
+from pytest_hermit.vm import signals
 
 HELP = "find the first commit between GOOD and BAD whose metrics regressed against GOOD (A/B runs, built in worktrees)"
 
@@ -54,7 +56,8 @@ The candidates are the commits after GOOD on BAD's first-parent line
 (git log --first-parent GOOD..BAD): a merged branch is judged as its merge
 commit, where git bisect would walk into it. Each is built in a temporary
 worktree and judged against GOOD in an interleaved A/B pytest run; a commit
-that does not build is skipped, as git bisect skip does. The commit found is
+that does not build, or whose A/B run breaks (its guest does not boot),
+is skipped, as git bisect skip does. The commit found is
 judged once more against its parent and named only when it regressed there too.
 
 Everything after -- goes to pytest (the tests of the current checkout), e.g.
@@ -65,7 +68,8 @@ exit status:
   0  found: the last lines are "first bad commit: SHA SUBJECT" and its changes
   1  BAD is not slower than GOOD
   2  interrupted; the running pytest was stopped and the worktrees removed
-  6  no commit named: a build of GOOD or BAD, or an A/B run failed; skipped
+  6  no commit named: a build of GOOD or BAD failed, BAD's A/B run broke, or
+     an A/B run was refused or failed otherwise; skipped
      commits leave several candidates (listed); or the commit found did not
      regress against its parent (noise: more boots, or icount)
   7  refused: a ref is not a commit, GOOD is not on BAD's first-parent line,
@@ -95,6 +99,10 @@ class Stop(Exception):
         super().__init__(message)
         self.status = status
         self.output = tuple(output)
+
+
+class Broke(Stop):
+    """An A/B run that broke (pytest status 6): a commit in the middle is skipped for it, GOOD's or BAD's ends."""
 
 
 class _Bisection:
@@ -148,7 +156,8 @@ class _Bisection:
         try:
             found = abrun.judged(a, b, self.req.pytest_args, self.tmp / f"run-{self.runs}.json", log)
         except abrun.RunFailed as exc:
-            raise Stop(EXIT_BROKEN, f"the A/B run of {what} failed: {exc}", exc.output) from None
+            stop = Broke if exc.broken else Stop
+            raise stop(EXIT_BROKEN, f"the A/B run of {what} failed: {exc}", exc.output) from None
         # On the first run a missing metric is the setup's fault (refused); later, a commit's.
         status = EXIT_REFUSED if first else EXIT_BROKEN
         if not found:
@@ -177,7 +186,15 @@ class _Bisection:
             for text in exc.output:
                 self.say(f"    {text}")
             return bs.Mark.SKIP
-        found = self.compare(self.images[self.good.sha], built, f"{c.short} against GOOD {self.good.short}")
+        try:
+            found = self.compare(self.images[self.good.sha], built, f"{c.short} against GOOD {self.good.short}")
+        except Broke as exc:
+            # Built but did not boot (or crashed): as git bisect skip, the search judges a neighbour instead.
+            self.skipped[sha] = str(exc)
+            self.say(f"{head}: skip, {exc}")
+            for text in exc.output:
+                self.say(f"    {text}")
+            return bs.Mark.SKIP
         judgement = verdicts.judge(found, self.req.metrics)
         if judgement.mark is bs.Mark.BAD:
             self.deciding[sha] = judgement.deciding
@@ -299,26 +316,25 @@ def _prepare(req: BisectRequest) -> tuple[Path, wt.Commit, tuple[wt.Commit, ...]
 
 def run(req: BisectRequest, out: Out) -> int:
     """Bisect, print one line per step and the result; the exit status of the module's docstring."""
-    with children.sigterm_as_interrupt():
+    return children.interruptible(PREFIX, lambda: _run(req, out), before=out.out.flush)
+
+
+def _run(req: BisectRequest, out: Out) -> int:
+    try:
+        repo, good, line = _prepare(req)
+        tmp = Path(tempfile.mkdtemp(prefix="hermit-bisect-"))
         try:
-            repo, good, line = _prepare(req)
-            tmp = Path(tempfile.mkdtemp(prefix="hermit-bisect-"))
-            try:
-                return _Bisection(req, repo, good, line, tmp, out).run()
-            finally:
-                with children.uninterrupted():
-                    shutil.rmtree(tmp, ignore_errors=True)
-                    wt.prune(repo)
-        except Stop as exc:
-            out.out.flush()
-            print(f"{PREFIX}: {exc}", file=sys.stderr)
-            for text in exc.output:
-                print(f"    {text}", file=sys.stderr)
-            return exc.status
-        except KeyboardInterrupt:
-            out.out.flush()
-            print(f"{PREFIX}: interrupted; the running build or pytest was stopped, worktrees removed", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            return _Bisection(req, repo, good, line, tmp, out).run()
+        finally:
+            with signals.uninterrupted():
+                shutil.rmtree(tmp, ignore_errors=True)
+                wt.prune(repo)
+    except Stop as exc:
+        out.out.flush()
+        print(f"{PREFIX}: {exc}", file=sys.stderr)
+        for text in exc.output:
+            print(f"    {text}", file=sys.stderr)
+        return exc.status
 
 
 def add_args(p: argparse.ArgumentParser) -> None:

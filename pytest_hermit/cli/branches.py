@@ -35,8 +35,15 @@ class BranchRequest:
     repo: Path
 
 
+PREFIX = "pytest-hermit branches"
+
+
 def run(req: BranchRequest) -> int:
-    """Build both refs and run the comparison; pytest's exit status (1 = HEAD regressed)."""
+    """Build both refs and run the comparison; pytest's exit status (1 = HEAD regressed, 2 = interrupted)."""
+    return children.interruptible(PREFIX, lambda: _run(req), before=sys.stdout.flush)
+
+
+def _run(req: BranchRequest) -> int:
     try:
         repo = wt.toplevel(req.repo)
         commits = [wt.resolve(repo, ref) for ref in (req.base, req.head)]  # both exist before anything is built
@@ -46,7 +53,7 @@ def run(req: BranchRequest) -> int:
                 for label, ref, commit in zip(("A", "B"), (req.base, req.head), commits, strict=True):
                     folder = worktrees.enter_context(wt.worktree(repo, commit, Path(tmp) / label))
                     print(
-                        f"pytest-hermit branches: {label} = {ref} ({commit[:12]}) in {folder}; building: {req.build}",
+                        f"{PREFIX}: {label} = {ref} ({commit[:12]}) in {folder}; building: {req.build}",
                         flush=True,
                     )
                     try:
@@ -54,13 +61,13 @@ def run(req: BranchRequest) -> int:
                     except wt.BuildError as exc:
                         raise wt.BuildError(f"the build of {label} ({ref}) {exc}") from None
                 cmd = pytest_command(images[0], images[1], req.pytest_args)
-                print(f"pytest-hermit branches: {shlex.join(cmd)}", flush=True)
+                print(f"{PREFIX}: {shlex.join(cmd)}", flush=True)
                 return children.run(cmd)
             finally:
                 worktrees.close()
                 wt.prune(repo)
     except (wt.GitError, wt.BuildError) as exc:
-        print(f"pytest-hermit branches: {exc}", file=sys.stderr)
+        print(f"{PREFIX}: {exc}", file=sys.stderr)
         return EXIT_REFUSED
 
 

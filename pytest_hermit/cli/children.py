@@ -19,10 +19,11 @@ import shlex
 import signal
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import FrameType
+
+from pytest_hermit.exitcodes import EXIT_INTERRUPTED
+from pytest_hermit.vm import signals
 
 #: Seconds a child gets after each signal before the next, stronger one. A
 #: pytest run of the plugin needs up to 30 s to destroy a stuck VM.
@@ -34,7 +35,7 @@ def run(cmd: str | Sequence[str], *, cwd: Path | None = None, log: Path | None =
 
     Its output goes to ``log`` (appended) when given, else to this process's
     own stdout and stderr. Interrupted (KeyboardInterrupt, also from SIGTERM
-    under :func:`sigterm_as_interrupt`), the child is stopped and waited for,
+    under :func:`interruptible`), the child is stopped and waited for,
     then the interrupt goes on.
     """
     out = log.open("ab") if log is not None else None
@@ -83,40 +84,22 @@ def stop(proc: subprocess.Popen[bytes], name: str, grace: float = GRACE) -> None
             continue
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+def interruptible(command: str, body: Callable[[], int], before: Callable[[], None] = lambda: None) -> int:
+    """``body()``'s status; Ctrl-C or SIGTERM ends it with :data:`EXIT_INTERRUPTED` and one line, no traceback.
 
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """While inside, SIGTERM raises KeyboardInterrupt (a cancelled CI job cleans up as Ctrl-C does).
-
-    Only when SIGTERM is at its default action and this is the main thread;
-    otherwise left as it is.
+    For ``branches`` and ``bisect``: their children are stopped and their
+    worktrees removed on the way out (:func:`run`, ``worktrees.worktree``)
+    before the interrupt reaches this point. ``before`` runs first (to flush
+    what the command printed so far).
     """
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
-        yield
-        return
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-@contextlib.contextmanager
-def uninterrupted() -> Iterator[None]:
-    """While inside, SIGINT and SIGTERM are ignored: for clean-up that takes a second and must not be cut short."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            # None: a handler installed from C, which Python cannot put back; the default is the safe guess.
-            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+    with signals.sigterm_as_interrupt():
+        try:
+            return body()
+        except KeyboardInterrupt:
+            before()
+            said = f"{command}: interrupted; the running build or pytest was stopped, worktrees removed"
+            print(said, file=sys.stderr)
+            return EXIT_INTERRUPTED
 
 
 def tail(log: Path, lines: int = 10) -> list[str]:

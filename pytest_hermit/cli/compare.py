@@ -1,22 +1,33 @@
-"""``pytest-hermit compare NAME_A NAME_B``: the gate's statistics on two saved baselines, B judged against A.
+"""``pytest-hermit compare NAME_A NAME_B``: the gate's judgement on two saved baselines, B judged against A.
 
-One family per (test, environment, run); entries that are missing on one
-side or were taken on another host, environment or command line are named
-and not compared.
+One family per (test, environment, run), judged as the gate judges
+(``gate.judge.judge_family``): the same exactness for counted (icount)
+numbers and the same tolerances (``[tool.hermit.tolerance]`` of the
+pyproject.toml in the current folder, the environments' own defaults,
+``--tolerance`` over both). Entries that are missing on one side or were
+taken on another host, environment or command line are named and not
+compared.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
 
 from pytest_hermit.argtypes import baseline_name, confidence, percent_or_zero
 from pytest_hermit.cli.common import Out, dir_arg, run_words
 from pytest_hermit.exitcodes import EXIT_OK, EXIT_REFUSED, EXIT_REGRESSION
 from pytest_hermit.gate import baselines as bl
 from pytest_hermit.gate import stats
+from pytest_hermit.gate.judge import Tolerances, judge_family, untimeable
+from pytest_hermit.options import parse_tolerances
+from pytest_hermit.pyproject import tool_hermit
 from pytest_hermit.report.tables import Row, Table
 from pytest_hermit.results import numbers as fmt
+from pytest_hermit.results.samples import Samples
+from pytest_hermit.vm.environments import default_tolerances, load_registry
 
 HELP = "judge baseline NAME_B against NAME_A with the gate's statistics"
 
@@ -31,7 +42,12 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("name_b", type=baseline_name, metavar="NAME_B", help="the baseline judged against NAME_A")
     dir_arg(p)
     p.add_argument(
-        "--tolerance", type=percent_or_zero, default=0.05, metavar="PERCENT", help="tolerance band (default 5)"
+        "--tolerance",
+        type=percent_or_zero,
+        default=None,
+        metavar="PERCENT",
+        help="tolerance band for every metric (default: as the gate: [tool.hermit.tolerance] of ./pyproject.toml, "
+        "else 5, icount 0.5)",
     )
     p.add_argument(
         "--confidence", type=confidence, default=stats.DEFAULT_CONFIDENCE, help="family-wise confidence (default 0.95)"
@@ -90,15 +106,29 @@ def command(args: argparse.Namespace, out: Out) -> int:
     summary: dict[str, dict[str, str]] = defaultdict(dict)
     summary_units: dict[str, str] = {}
     columns = ["A", "B", "change", f"CI ({fmt.percent(args.confidence, 2)} family)", "p (Holm)", "verdict"]
+    tolerances = gate_tolerances(args.tolerance, Path.cwd() / "pyproject.toml")
     for (test, env, run), pairs in groups.items():
+        counted = all(bl.is_exact(ea.context) and bl.is_exact(eb.context) for ea, eb in pairs)
+        samples = [(ea.samples, eb.samples) for ea, eb in pairs]
+        left_out = untimeable(samples, counted)
+        problems += [
+            f"not compared: {m} of {test} {run_words(run)}on {env}: the host timed it and one boot a side "
+            "cannot show its noise"
+            for m in left_out
+        ]
+        samples = [(sa, sb) for sa, sb in samples if sb.metric not in left_out]
+        if not samples:
+            continue
         try:
-            comparisons = stats.judge_all(
-                [(ea.samples, eb.samples) for ea, eb in pairs], lambda _s: args.tolerance, confidence=args.confidence
+            comparisons = judge_family(
+                samples, tolerance_in(tolerances, env), counted=counted, confidence=args.confidence
             )
         except ValueError as exc:
             problems.append(f"not compared: {test} {run_words(run)}on {env}: {exc}")
             continue
-        title = f"{test} {run_words(run)}on {env}: {a.name} (A) -> {b.name} (B), tolerance {args.tolerance * 100:g}%"
+        bands = sorted({c.tolerance for c in comparisons})
+        band = "/".join(f"{t * 100:g}%" for t in bands)
+        title = f"{test} {run_words(run)}on {env}: {a.name} (A) -> {b.name} (B), tolerance {band}"
         out.table(Table(title, columns, family_rows(comparisons, columns)))
         for c in comparisons:
             verdicts.append(c.verdict)
@@ -118,6 +148,18 @@ def command(args: argparse.Namespace, out: Out) -> int:
     for p in problems:
         out.line(p)
     return _status(verdicts, problems)
+
+
+def tolerance_in(tolerances: Tolerances, env: str) -> Callable[[Samples], float]:
+    return lambda samples: tolerances.of(env, samples.metric)
+
+
+def gate_tolerances(given: float | None, pyproject: Path) -> Tolerances:
+    """The tolerances the gate would use in this folder: ``[tool.hermit.tolerance]``, the environments' defaults."""
+    tool = tool_hermit(pyproject)
+    source = str(pyproject)
+    tolerances = parse_tolerances(given, tool, source)
+    return tolerances.with_env_defaults(default_tolerances(load_registry(tool, source)))
 
 
 def _status(verdicts: list[stats.Verdict], problems: list[str]) -> int:

@@ -1,4 +1,4 @@
-"""The ``pytest-hermit`` command: baselines, branch comparisons, history and bisection.
+"""The ``pytest-hermit`` command: baselines, branch comparisons, history, bisection, host check, project setup.
 
 ::
 
@@ -10,12 +10,14 @@
     pytest-hermit bisect GOOD BAD --build CMD --image PATH [--initrd PATH] [--metric M] [-- PYTEST_ARGS]
     pytest-hermit history [--dir DIR] [--env E] [--metric M] [--md FILE] [--plot DIR]
     pytest-hermit history prune [--keep-last N] [--before DATE] [--dir DIR] [--dry-run]
+    pytest-hermit doctor [--json] [--pyproject FILE] [--state-dir DIR]
+    pytest-hermit init [--dir DIR]
 
 ``compare`` applies the gate's statistics (:mod:`pytest_hermit.gate.stats`) to two
 saved baselines, B judged against A, one family per (test, environment).
 
-Exit status (shared with the plugin, see ``docs/statistics.md``; ``bisect``
-and ``history`` document their own in ``--help``):
+Exit status (shared with the plugin, see ``docs/statistics.md``; ``bisect``,
+``history``, ``doctor`` and ``init`` document their own in ``--help``):
 
 * 0 (:data:`EXIT_OK`): no regression;
 * 1 (:data:`EXIT_REGRESSION`): at least one regression (wins over refusals: the
@@ -34,7 +36,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from pytest_hermit.cli import bisect, branches, compare, explain, history, listing, show
+from pytest_hermit.cli import bisect, branches, compare, doctor, explain, history, init, listing, show
 from pytest_hermit.cli.common import Out
 from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_OK, EXIT_REFUSED, EXIT_REGRESSION
 from pytest_hermit.gate import baselines as bl
@@ -64,6 +66,8 @@ COMMANDS: dict[str, Command] = {
     "branches": (branches.HELP, branches.add_args, branches.command),
     "history": (history.HELP, history.add_args, history.command),
     "bisect": (bisect.HELP, bisect.add_args, bisect.command),
+    "doctor": (doctor.HELP, doctor.add_args, doctor.command),
+    "init": (init.HELP, init.add_args, init.command),
 }
 
 #: The subcommands that run pytest: everything after "--" is its arguments.
@@ -73,7 +77,8 @@ RUN_PYTEST = {"branches", "bisect"}
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pytest-hermit",
-        description="Baselines, branch comparisons, history and bisection of pytest-hermit measurements.",
+        description="Baselines, branch comparisons, history and bisection of pytest-hermit measurements; "
+        "what this host can run (doctor) and a project's starting point (init).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     for name, (help_text, add_args, run) in COMMANDS.items():

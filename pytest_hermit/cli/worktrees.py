@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_hermit.cli import children
+from pytest_hermit.vm import signals
 
 
 class GitError(Exception):
@@ -124,7 +125,7 @@ def worktree(repo: Path, sha: str, folder: Path) -> Iterator[Path]:
         yield folder
     finally:
         # A second Ctrl-C must not leave a half-removed worktree behind.
-        with children.uninterrupted():
+        with signals.uninterrupted():
             subprocess.run(
                 ["git", "-C", str(repo), "worktree", "remove", "--force", str(folder)],
                 capture_output=True,

@@ -31,11 +31,47 @@ class Regression(HermitError, AssertionError):
     """A measurement is worse than its baseline (or undecided, under --hermit-fail-on=inconclusive)."""
 
 
-def _exact_for(measurement: Measurement) -> Callable[[Samples], bool] | None:
+def exact_metrics(counted: bool) -> Callable[[Samples], bool] | None:
     """Which metrics may be exact: those the guest counted (icount), never what the host timed."""
-    if not measurement.counted:
+    if not counted:
         return None
     return lambda samples: samples.metric not in HOST_MEASURED
+
+
+Pair = tuple[Samples, Samples]
+
+
+def untimeable(pairs: list[Pair], counted: bool) -> list[str]:
+    """Under icount, host-timed metrics with one boot a side: the statistics cannot judge them.
+
+    Left out of the family rather than refusing it: the host's clock is never
+    exact, and refusing the whole family for it would throw away the exact
+    verdicts of the metrics the guest counted.
+    """
+    if not counted:
+        return []
+    return [cur.metric for ref, cur in pairs if cur.metric in HOST_MEASURED and min(ref.boots, cur.boots) < 2]
+
+
+def judge_family(
+    pairs: list[Pair],
+    tolerance_for: Callable[[Samples], float],
+    *,
+    counted: bool,
+    strict: bool = False,
+    paired: bool = False,
+    confidence: float = stats.DEFAULT_CONFIDENCE,
+) -> list[stats.Comparison]:
+    """The verdicts of one family (the metrics of one hermit_run call), the one way everything judges.
+
+    The gate, ``pytest-hermit compare`` and (through the gate's reports)
+    branches, bisect and history all reach their verdicts here or in the
+    gate's adaptive form of it (:meth:`Gate.judge_pairs`), with the same
+    exactness and tolerances. ``pairs`` should not hold :func:`untimeable` ones.
+    """
+    return stats.judge_all(
+        pairs, tolerance_for, confidence=confidence, strict=strict, paired=paired, exact_for=exact_metrics(counted)
+    )
 
 
 @dataclass(frozen=True)
@@ -43,9 +79,10 @@ class Tolerances:
     """Tolerance per metric and environment.
 
     Looked up in this order: the environment's table for the metric, the
-    environment's own default (``default`` in its table, else the
-    environment's built-in one: icount's exact numbers have 0.5%), the
-    metric's, then the default. A default the user gave
+    metric's own (``[tool.hermit.tolerance] getpid = 10``: a metric the user
+    named wins over any default), the environment's own default
+    (``default`` in its table, else the environment's built-in one: icount's
+    exact numbers have 0.5%), then the default. A default the user gave
     (``--hermit-tolerance`` or its ini twin) replaces the built-in ones: the
     command line says what this run wants.
     """
@@ -61,9 +98,9 @@ class Tolerances:
         env_table = self.per_env.get(env, {})
         if metric in env_table:
             return env_table[metric]
-        if env in self.env_default:
-            return self.env_default[env]
-        return self.per_metric.get(metric, self.default)
+        if metric in self.per_metric:
+            return self.per_metric[metric]
+        return self.env_default.get(env, self.default)
 
     def with_env_defaults(self, defaults: Mapping[str, float]) -> Tolerances:
         """These tolerances with environments' built-in defaults where the user set none."""
@@ -125,6 +162,21 @@ def failed_verdicts(judged: Judged, fail_on: frozenset[stats.Verdict]) -> list[s
     return [c for c in judged.comparisons if c.verdict in fail_on]
 
 
+def missing_metrics(baseline: bl.Baseline, measurement: Measurement) -> list[str]:
+    """The metrics the baseline holds for this hermit_run call that the measurement lacks."""
+    call = (measurement.test_id, measurement.env, measurement.run)
+    return sorted(
+        metric
+        for (test, env, run, metric) in baseline.entries
+        if (test, env, run) == call and metric not in measurement.samples
+    )
+
+
+def _observed_once(pairs: list[tuple[Samples, Samples]]) -> bool:
+    """Some side holds a single value: nothing says whether the metric varies or not."""
+    return any(len(side.values) < 2 for pair in pairs for side in pair)
+
+
 class Gate:
     """The session's baseline comparisons and the entries it will save."""
 
@@ -135,6 +187,9 @@ class Gate:
         self._to_save: dict[bl.Key, bl.Entry] = {}
         #: Measurements --hermit-save left out because their comparison failed, was refused or broke.
         self.withheld: list[Withheld] = []
+        #: Lines for the summary: how a verdict was reached where that is not what the user expects.
+        self.notes: list[str] = []
+        self._noted: set[str] = set()
 
     @property
     def active(self) -> bool:
@@ -155,6 +210,16 @@ class Gate:
 
     def refuse(self, measurement: Measurement, context: bl.Context) -> None:
         assert self.baseline is not None
+        gone = missing_metrics(self.baseline, measurement)
+        if gone:
+            pronoun = "it" if len(gone) == 1 else "them"
+            measured = ", ".join(measurement.samples) or "nothing"
+            raise NotComparable(
+                f"baseline {self.settings.compare!r} holds {', '.join(gone)} for this run, but the guest no longer "
+                f"printed {pronoun} (measured: {measured}); "
+                "a benchmark that stopped running is not a pass: fix the guest, or record the baseline again "
+                f"(--hermit-save={self.settings.compare} without --hermit-compare) if it was dropped on purpose"
+            )
         for metric in measurement.samples:
             reason = bl.refusal(
                 self.baseline,
@@ -220,12 +285,18 @@ class Gate:
 
         max_boots = self.settings.max_boots
         strict = self.settings.strict
-        exact_for = _exact_for(measurement)
-        if max_boots and max_boots > measurement.boots:
+        counted = measurement.counted
+        exact_for = exact_metrics(counted)
+        if counted:
+            pairs_of = self._without_untimeable(measurement, pairs_of)
+        if not pairs_of(measurement):
+            comparisons: list[stats.Comparison] = []
+        elif max_boots and max_boots > measurement.boots:
             initial = measurement.boots
             while True:
                 step = self._statistics(
                     measurement,
+                    pairs_of,
                     lambda m: stats.next_step_all(
                         pairs_of(m),
                         tolerance_for,
@@ -243,19 +314,71 @@ class Gate:
         else:
             comparisons = self._statistics(
                 measurement,
-                lambda m: stats.judge_all(
-                    pairs_of(m), tolerance_for, strict=strict, paired=paired, exact_for=exact_for
-                ),
+                pairs_of,
+                lambda m: judge_family(pairs_of(m), tolerance_for, counted=counted, strict=strict, paired=paired),
             )
         judged = Judged(
             measurement,
             comparisons,
             {c.metric: ref for (ref, _), c in zip(pairs_of(measurement), comparisons, strict=True)},
         )
+        if exact_for is not None:
+            self._note_varied(measurement, comparisons)
         self.judged.append(judged)
         return judged
 
-    def _statistics(self, measurement: Measurement, compute: Callable[[Measurement], T]) -> T:
+    def _without_untimeable(
+        self, measurement: Measurement, pairs_of: Callable[[Measurement], list[tuple[Any, Any]]]
+    ) -> Callable[[Measurement], list[tuple[Any, Any]]]:
+        """Under icount, the pairs without host-timed metrics too small for the statistics.
+
+        The host's clock is never exact; with one boot a side the statistics
+        cannot judge it, and refusing the whole family for it would throw
+        away the exact verdicts of the metrics the guest counted.
+        """
+
+        def pairs(m: Measurement) -> list[tuple[Any, Any]]:
+            every = pairs_of(m)
+            left_out = untimeable(every, counted=True)
+            for metric in left_out:
+                self._note_once(
+                    f"hermit: {m.env}: {metric} of {m.test_id or m.run} not judged: the host timed it, "
+                    "and one boot a side cannot show its noise (the guest's counted metrics were judged); "
+                    "give it 2 or more boots to judge it"
+                )
+            return [(ref, cur) for ref, cur in every if cur.metric not in left_out]
+
+        return pairs
+
+    def _note_varied(self, measurement: Measurement, comparisons: list[stats.Comparison]) -> None:
+        """Say once per environment and metric that a counted metric varied and was judged by the statistics."""
+        for c in comparisons:
+            if c.method == stats.EXACT or c.metric in HOST_MEASURED:
+                continue
+            more = (
+                f"--hermit-max-boots={self.settings.max_boots} adds boots while it is undecided"
+                if self.settings.max_boots
+                else "--hermit-max-boots=N adds boots while it is undecided"
+            )
+            self._note_once(
+                f"hermit: {measurement.env}: {c.metric} varied between boots or repetitions although the environment "
+                f"counts instructions (first seen in {measurement.test_id or measurement.run}): judged by the "
+                f"statistics, not exactly; {more}",
+                key=f"varied {measurement.env} {c.metric}",
+            )
+
+    def _note_once(self, text: str, key: str | None = None) -> None:
+        key = key or text
+        if key not in self._noted:
+            self._noted.add(key)
+            self.notes.append(text)
+
+    def _statistics(
+        self,
+        measurement: Measurement,
+        pairs_of: Callable[[Measurement], list[tuple[Any, Any]]],
+        compute: Callable[[Measurement], T],
+    ) -> T:
         """Run the statistics; numbers they cannot compare are a refusal (exit 7), not a crash (exit 1).
 
         stats raises ValueError naming the side and metric for a baseline of
@@ -268,7 +391,13 @@ class Gate:
             against = f"baseline {name!r}" if name else "image A"
             record = f"record the baseline again (--hermit-save={name} without --hermit-compare)" if name else ""
             text = str(exc)
-            if "1 boot" in text and measurement.counted:
+            if "1 boot" in text and measurement.counted and _observed_once(pairs_of(measurement)):
+                redo = (
+                    "one value a side cannot show that a metric is exact (one value always equals itself): "
+                    "give both sides at least 2 boots (icount's default) or 2 repetitions"
+                    + (f", and {record}" if name else "")
+                )
+            elif "1 boot" in text and measurement.counted:
                 redo = (
                     "these numbers vary although the environment counts instructions (a guest that is not "
                     "deterministic, e.g. a Linux kernel): give it --hermit-boots=10 so the statistics can judge them"
@@ -338,6 +467,12 @@ class Gate:
         """Queue entries measured elsewhere (a pytest-xdist worker) for this gate's one save."""
         for entry in entries:
             self._to_save[entry.key] = entry
+
+    def discard_pending(self) -> int:
+        """Save nothing at the end of the run; how many entries were queued (pytest-xdist lost a worker's part)."""
+        dropped = len(self._to_save)
+        self._to_save.clear()
+        return dropped
 
     def withhold(self, test: str, env: str, run: str, reason: str) -> None:
         """Note a measurement that --hermit-save will not save (only when saving)."""

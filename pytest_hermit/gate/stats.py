@@ -18,7 +18,8 @@ The method (``docs/statistics.md`` has the reasons and the measured error rates)
   ratio of boot medians per pair; their mean, Student's t interval and
   one-sample t-test.
 * Exact comparisons (``exact_for``): when a metric may be deterministic and
-  every value of each side is the same, the change itself is the verdict.
+  every value of each side is the same, observed at least twice a side, the
+  change itself is the verdict.
 * Verdicts: see :class:`Verdict`; ``strict=True`` asks the interval to clear
   the tolerance, not only zero.
 """
@@ -52,6 +53,7 @@ class _LazyScipyStats:
 _sps = _LazyScipyStats()
 
 __all__ = [
+    "EXACT_MIN_VALUES",
     "EXACT_RTOL",
     "TRIM",
     "Comparison",
@@ -318,10 +320,15 @@ def _validate_pair(baseline: Samples, current: Samples) -> None:
     _validate_samples(current, "current")
 
 
+#: Observations a side needs before "every value is the same" is an observation rather
+#: than a tautology: one value always equals itself.
+EXACT_MIN_VALUES = 2
+
+
 def is_exact(samples: Samples) -> bool:
-    """Every value of every boot and repetition is the same (within :data:`EXACT_RTOL`)."""
+    """At least :data:`EXACT_MIN_VALUES` values, all the same (within :data:`EXACT_RTOL`)."""
     values = samples.values
-    if not values:
+    if len(values) < EXACT_MIN_VALUES:
         return False
     low, high = min(values), max(values)
     return high - low <= EXACT_RTOL * max(abs(low), abs(high))

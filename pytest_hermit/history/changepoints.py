@@ -70,7 +70,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_hermit.gate.stats import EXACT_RTOL
+from pytest_hermit.gate.stats import EXACT_MIN_VALUES, EXACT_RTOL
 
 __all__ = [
     "DEFAULT_ALPHA",
@@ -131,8 +131,9 @@ class Detection:
 
 
 def is_constant(values: Sequence[float]) -> bool:
-    """Every value the same, up to float printing (the gate's exactness rule)."""
-    if not values:
+    """At least two values, all the same up to float printing (the gate's exactness rule:
+    one value always equals itself, so a point of one boot and one repetition proves nothing)."""
+    if len(values) < EXACT_MIN_VALUES:
         return False
     top, bottom = max(values), min(values)
     return top - bottom <= EXACT_RTOL * max(abs(top), abs(bottom))

@@ -145,9 +145,11 @@ BUILTIN: dict[str, Environment] = {
             expected_signature="TCGTCGTCGTCG",
             cpu_model="qemu64",
             icount=True,
-            # Identical numbers in every boot: one boot decides, and a change
-            # of half a percent is a change of the code path.
-            default_boots=1,
+            # Two boots: exactness must be observed, not assumed (one value always
+            # equals itself), and a guest that is not deterministic (a Linux kernel)
+            # shows it between boots. When both agree, a change of half a percent
+            # is a change of the code path.
+            default_boots=2,
             default_reps=1,
             default_tolerance=0.005,
             description="QEMU TCG counting instructions: virtual cycles = instructions executed, not time",
@@ -290,6 +292,11 @@ def user_environment(name: str, table: dict[str, Any], source: str) -> Environme
             raise ConfigError(f"{where}: boot must be 'kernel' or 'iso', got {boot!r}")
         env = replace(env, boot=boot)
     return env
+
+
+def default_tolerances(registry: dict[str, Environment]) -> dict[str, float]:
+    """The environments' own default tolerances (icount's 0.5%), by name: the gate and ``compare`` share them."""
+    return {e.name: e.default_tolerance for e in registry.values() if e.default_tolerance is not None}
 
 
 def load_registry(tool: dict[str, Any], source: str) -> dict[str, Environment]:

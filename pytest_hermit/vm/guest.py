@@ -6,11 +6,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_hermit._shipped import shipped
 from pytest_hermit.errors import ConfigError
-
-#: Where the reference guest is built in a source checkout (``make -C guest``).
-REFERENCE_DIR = Path(__file__).resolve().parents[2] / "guest"
-REFERENCE_KERNEL = REFERENCE_DIR / "build" / "refguest.elf"
 
 
 @dataclass(frozen=True)
@@ -42,12 +39,13 @@ def image_hash(*paths: Path | None) -> str:
 
 
 def resolve(kernel: Path | None, initrd: Path | None, iso: Path | None, cmdline: str) -> GuestImage:
-    """The guest to use: the given files, or the reference guest of this checkout."""
+    """The guest to use: the given files, or the reference guest (``_shipped.py`` says where it is looked up)."""
     if kernel is None:
-        kernel = REFERENCE_KERNEL
-        if not kernel.is_file():
+        reference = shipped("refguest.elf")
+        if not reference.present:
             raise ConfigError(
-                f"the reference guest is not built ({kernel} missing): run 'make -C {REFERENCE_DIR}' "
-                "(or 'make demo'), or pass --hermit-kernel"
+                f"the reference guest is missing from the {reference.origin} ({reference.path}): "
+                f"{reference.remedy}, or pass --hermit-kernel"
             )
+        kernel = reference.path
     return GuestImage(kernel, initrd, iso, cmdline, image_hash(kernel, initrd))

@@ -9,7 +9,10 @@ instead of being refused.
 
 ``max_parallel`` boots per host across processes (pytest-xdist workers,
 two CI jobs) are counted with lock files under the state dir, one per
-slot: parallel boots on one host disturb each other's numbers.
+slot: parallel boots on one host disturb each other's numbers. The slots
+belong to the machine a URI names, not to the URI: every process's
+embedded driver has a root of its own (``qemu:///embed?root=...``), and
+``qemu:///system`` boots on the same CPUs as ``qemu:///embed``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pytest_hermit.gate import baselines as bl
 
@@ -49,19 +53,34 @@ def matching(saved: bl.HostFingerprint, candidates: Mapping[str, bl.HostFingerpr
     return None
 
 
-def _slot_dir(state_dir: Path, uri: str) -> Path:
-    return state_dir / "hosts" / hashlib.sha256(uri.encode()).hexdigest()[:16]
+#: The machine a URI without a host name boots on.
+LOCAL_HOST = "localhost"
+
+
+def host_of(uri: str) -> str:
+    """The machine a libvirt URI boots on: its host name, or :data:`LOCAL_HOST` for a local driver.
+
+    ``qemu+ssh://user@bench1:2222/system`` is ``bench1``; ``qemu:///system``,
+    ``qemu:///embed?root=/tmp/x`` and ``xen:///system`` are all this machine.
+    """
+    host = urlsplit(uri).hostname
+    return LOCAL_HOST if host in (None, "", "localhost", "127.0.0.1", "::1") else host
+
+
+def _slot_dir(state_dir: Path, host: str) -> Path:
+    return state_dir / "hosts" / hashlib.sha256(host.encode()).hexdigest()[:16]
 
 
 @contextlib.contextmanager
 def host_slot(state_dir: Path, uri: str, max_parallel: int) -> Iterator[int]:
-    """Hold one of the host's ``max_parallel`` slots for the body (waits for a free one); yields its number.
+    """Hold one of ``max_parallel`` slots of the machine ``uri`` boots on (waits for a free one); yields its number.
 
     flock: a process that dies frees its slot with it, no stale lock to clear.
     """
-    folder = _slot_dir(state_dir, uri)
+    host = host_of(uri)
+    folder = _slot_dir(state_dir, host)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "uri").write_text(uri + "\n")  # for a person looking at the folder
+    (folder / "host").write_text(host + "\n")  # for a person looking at the folder
     while True:
         for slot in range(max_parallel):
             fd = os.open(folder / f"slot-{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)

@@ -50,9 +50,27 @@ def kvm_device_problem(dev: Path = Path("/dev/kvm")) -> str | None:
     return None
 
 
-def kvm_usable_locally() -> bool:
-    """Cheap check used to pick the default environment (no libvirt)."""
-    return kvm_device_problem() is None
+def default_environment(cpuinfo: Path = Path("/proc/cpuinfo"), dev: Path = Path("/dev/kvm")) -> tuple[str, str]:
+    """The environment a run without --hermit-env uses, and why kvm was passed over (empty when it was not).
+
+    kvm only where it runs the guest on VT-x/AMD-V: KVM's instruction
+    emulator (a /dev/kvm with no vmx/svm flag) is about 100x slower than
+    TCG, so a default basic workload would run past the boot timeout there.
+    Cheap: no libvirt, no boot.
+    """
+    problem = kvm_device_problem(dev)
+    if problem is not None:
+        return "qemu", f"no usable KVM ({problem})"
+    try:
+        hw = cpu_has_hw_virt(cpuinfo.read_text())
+    except OSError:
+        hw = False
+    if not hw:
+        return "qemu", (
+            f"{dev} only emulates here (the CPU has no vmx/svm flag), and QEMU's TCG is far faster than "
+            "KVM's instruction emulator; --hermit-env=kvm uses it anyway"
+        )
+    return "kvm", ""
 
 
 def is_local(uri: str) -> bool:

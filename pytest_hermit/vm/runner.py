@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pytest_hermit.errors import BootTimeout, ConfigError, NotComparable, RunError
+from pytest_hermit.errors import BootTimeout, ConfigError, NotComparable, OutputError, RunError
 from pytest_hermit.profile.counts import add_counts
 from pytest_hermit.profile.profile import FunctionProfile
 from pytest_hermit.results.measurement import HOST_BOOT_TIME, Measurement
@@ -107,6 +107,31 @@ def _boot_timeout(request: RunRequest, index: int) -> tuple[float, str]:
     return request.timeout, "--hermit-timeout"
 
 
+def _missing_results(got: set[str], before: set[str], index: int, first: int) -> str | None:
+    """Why a boot's results cannot join the measurement: none at all, or not the metrics of the earlier boots.
+
+    A guest that stops early prints nothing, or less; passing on what is left would
+    let a benchmark that no longer runs pass the gate.
+    """
+    if not got:
+        return (
+            "the guest printed no result (no metric line, no benchmark block) before it ended: "
+            "check the workload name and the transcript"
+        )
+    if index > first and got != before:
+        lost, new = sorted(before - got), sorted(got - before)
+        what = "; ".join(
+            part
+            for part in (
+                f"missing {', '.join(lost)}" if lost else "",
+                f"new {', '.join(new)}" if new else "",
+            )
+            if part
+        )
+        return f"boot {index} printed other metrics than the boots before it ({what})"
+    return None
+
+
 def run(conns: Connections, request: RunRequest, progress: Progress | None = None) -> Measurement:
     """Boot ``request.boots`` times and collect every metric per boot."""
     env, guest = request.env, request.guest
@@ -152,6 +177,9 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
                 )
                 warnings.setdefault(text, f"{text} (boot {index})")
         info = record.result.info or info
+        problem = _missing_results(set(record.result.metrics), set(units) - {HOST_BOOT_TIME}, index, request.first_boot)
+        if problem is not None:
+            raise OutputError(problem, workload=request.workload, env=env.name, transcript=transcript)
         for line_no, text in record.result.warnings:
             # Not the transcript's path: a passing test's transcripts are deleted after it.
             warnings.setdefault(text, f"{text} (boot {index}, console line {line_no})")
