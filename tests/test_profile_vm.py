@@ -23,8 +23,8 @@ BASIC = """
 def test_basic(hermit_run):
     hermit_run("basic")
 """
-#: One boot of one repetition per side: icount is exact, so that is evidence enough.
-ICOUNT = ("--hermit-env=icount", "--hermit-boots=1", "--hermit-reps=1")
+#: One boot of two repetitions per side: icount is exact, and two equal values show it (one cannot).
+ICOUNT = ("--hermit-env=icount", "--hermit-boots=1", "--hermit-reps=2")
 #: The second commit: one line more in getpid().
 SLOWER_GETPID = (
     "    inject_point(M_GETPID);\n",
