@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMPS := .make
 PYTEST_ARGS ?=
 
-.PHONY: demo test deps venv guest guests debian-guest lint clean xen-test wheel
+.PHONY: demo test deps venv guest guests debian-guest profiler lint clean xen-test wheel
 
 # The reference study, then each guest nobody here wrote, in its own project folder
 # (its profile is in that folder's pyproject.toml).
@@ -17,7 +17,7 @@ demo: deps venv guests
 	$(BIN)/pytest examples/memtest86 -p no:cacheprovider --hermit-env=icount,qemu,kvm -rs $(PYTEST_ARGS)
 	$(BIN)/pytest examples/debian-kernel -p no:cacheprovider --hermit-env=icount,qemu,kvm -rs $(PYTEST_ARGS)
 
-test: deps venv guests lint
+test: deps venv guests profiler lint
 	$(BIN)/pytest tests -p no:cacheprovider -rs $(PYTEST_ARGS)
 ifneq ($(HERMIT_SKIP_XEN),1)
 	$(MAKE) xen-test
@@ -61,6 +61,11 @@ guests: guest debian-guest
 DEBIAN_GUEST := .hermit/debian-guest
 debian-guest: deps
 	$(PYTHON) scripts/build-debian-guest $(DEBIAN_GUEST)
+# The TCG plugin of --hermit-profile, against the installed QEMU's own plugin
+# header (scripts/build-profiler); when it cannot be built, profiling is
+# unavailable with the reason in profiler/build/UNAVAILABLE, nothing else.
+profiler: deps
+	scripts/build-profiler
 
 lint: venv
 	$(BIN)/ruff check pytest_hermit tests benchmarks examples conftest.py setup.py scripts/build-debian-guest
@@ -71,4 +76,4 @@ wheel: deps venv
 	$(BIN)/python -m build --outdir dist .
 
 clean:
-	rm -rf $(STAMPS) $(VENV) guest/build .hermit build dist
+	rm -rf $(STAMPS) $(VENV) guest/build profiler/build .hermit build dist

@@ -99,12 +99,18 @@ def _measure_ab(
     b = runs["B"]
     assert b is not None
     judged = session.gate.judge_pairs(b, pairs_of, more, paired=True)
+    judged.reference_profile = runs["A"].profile if runs["A"] is not None else None
     return judged.measurement, judged
 
 
 def _tail(measurement: Measurement, skip: int) -> Measurement:
     """The boots after the first ``skip`` (what ``more`` adds to an earlier measurement)."""
     samples = {name: Samples(name, s.unit, s.per_boot[skip:], s.direction) for name, s in measurement.samples.items()}
+    # The profile sums every boot and cannot be split: the first boots' profile stands for the run.
     return replace(
-        measurement, samples=samples, boots=measurement.boots - skip, transcripts=measurement.transcripts[skip:]
+        measurement,
+        samples=samples,
+        boots=measurement.boots - skip,
+        transcripts=measurement.transcripts[skip:],
+        profile=None,
     )

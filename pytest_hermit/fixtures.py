@@ -17,7 +17,7 @@ from pytest_hermit.errors import EnvironmentUnavailable
 from pytest_hermit.gate.judge import Judged
 from pytest_hermit.results.measurement import Measurement, RunIds
 from pytest_hermit.session import OUTCOME_KEY, session_of
-from pytest_hermit.vm import iso
+from pytest_hermit.vm import iso, profiler
 from pytest_hermit.vm.boot import BootRecord
 from pytest_hermit.vm.environments import Environment
 from pytest_hermit.vm.guest import GuestImage
@@ -43,6 +43,8 @@ def hermit_env(request: pytest.FixtureRequest) -> Environment:
     if env is None:
         raise pytest.UsageError("hermit_env is parametrized by pytest-hermit; do not override or call it directly")
     env = session.pool_host(env, request.node.nodeid)
+    if session.settings.profile and (refused := profiler.refusal(env)) is not None:
+        pytest.skip(refused)  # what the options ask, not what the host lacks: a skip even under --hermit-require-env
     availability = session.availability(env)
     reason = availability.reason if not availability.usable else None
     if reason is None and env.boot == "iso" and session.settings.iso is None:
@@ -160,6 +162,7 @@ def hermit_run(request: pytest.FixtureRequest, hermit_env: Environment, hermit_g
             deadline=None,
             test_timeout=settings.test_timeout,
             run=run_ids.next(workload, cmdline),
+            profile=profiler.symbols_for(hermit_guest.kernel, settings.profile_symbols) if settings.profile else None,
         )
         slot = (
             host_slot(settings.state_dir, hermit_env.uri, hermit_env.max_parallel)

@@ -222,6 +222,13 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
         "ini hermit_history = .hermit/history to record every run (default: no record)",
         {"metavar": "DIR"},
     ),
+    (
+        "profile-symbols",
+        "string",
+        "--hermit-profile: the guest's symbols, a System.map or an ELF vmlinux (default: the kernel when it is "
+        "an ELF, else a System.map beside it)",
+        {"metavar": "PATH"},
+    ),
 ]
 
 
@@ -269,6 +276,16 @@ def add_options(parser: pytest.Parser) -> None:
         "regressions, at the cost of more boots (docs/statistics.md)",
     )
     parser.addini("hermit_strict", help="like --hermit-strict", type="bool", default=False)
+    group.addoption(
+        "--hermit-profile",
+        dest="hermit_profile",
+        action="store_true",
+        default=None,
+        help="count the guest's instructions per function (a TCG plugin; icount and qemu only, other "
+        "environments are skipped), keep the profile with the baseline and history, and list the functions "
+        "whose counts changed on a regression (pytest-hermit explain shows it offline)",
+    )
+    parser.addini("hermit_profile", help="like --hermit-profile", type="bool", default=False)
 
 
 def parse_tolerances(default: float | None, tool: Mapping[str, Any], source: str) -> Tolerances:
@@ -347,6 +364,10 @@ class Settings:
     require_quiet_host: bool = False
     #: --hermit-guest: the guest profile of tests without @pytest.mark.hermit(guest=...) (None: reference).
     guest: str | None = None
+    #: --hermit-profile: instructions per function through the TCG plugin.
+    profile: bool = False
+    #: --hermit-profile-symbols: the guest's System.map or ELF vmlinux (None: from the kernel).
+    profile_symbols: Path | None = None
 
     def boots_for(self, env: Environment) -> int:
         """Boots per measurement in ``env``: the option when given, else the environment's default, else ours."""
@@ -401,6 +422,8 @@ class Settings:
             gate=gate,
             history=_history_dir(read),
             guest=read.value("guest", str),
+            profile=_profile(read),
+            profile_symbols=read.path("profile-symbols", True),
         )
 
 
@@ -453,6 +476,18 @@ def _plot_dir(read: _Reader) -> Path | None:
         except PlotError as exc:
             raise pytest.UsageError(str(exc)) from None
     return plot
+
+
+def _profile(read: _Reader) -> bool:
+    """--hermit-profile, refused before any boot when the plugin is not built (with the reason)."""
+    if not read.flag("profile"):
+        return False
+    from pytest_hermit.vm.profiler import unavailable
+
+    reason = unavailable()
+    if reason is not None:
+        raise pytest.UsageError(f"--hermit-profile: {reason}")
+    return True
 
 
 def _history_dir(read: _Reader) -> Path | None:

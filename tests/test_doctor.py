@@ -76,3 +76,10 @@ def test_an_unavailable_environment_shows_its_reason_and_no_guest() -> None:
 def test_nothing_available_says_so_in_the_last_line() -> None:
     lines = render_lines([report("kvm", False, "no /dev/kvm")], GUEST)
     assert lines[-1].startswith("can run: nothing (exit 6)")
+
+
+def test_doctor_says_whether_hermit_profile_can_run_and_why_not() -> None:
+    broken = render_lines([report("qemu", True)], {**GUEST, "profiling": "profiling is unavailable: no header"})
+    assert "--hermit-profile: profiling is unavailable: no header" in broken
+    built = render_lines([report("qemu", True)], {**GUEST, "profiling": None})
+    assert any(line.startswith("--hermit-profile: available (") for line in built)

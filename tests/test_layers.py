@@ -3,15 +3,17 @@
 Bottom to top (docs/design.md, "Layers"):
 
 * leaf modules (``errors``, ``exitcodes``, ``_version``, ``_shipped``) import nothing of the package;
-* ``results`` (parsing, samples, measurements, number formatting) imports only leaves;
-* ``gate`` (statistics, baselines, git state, the gate) imports ``results`` and leaves;
-* ``report`` (tables, reports, plots) imports ``gate``, ``results`` and leaves;
-* ``history`` (history records, series, change points) imports ``report``, ``gate``, ``results`` and leaves;
-* ``vm`` (libvirt, QEMU, one boot, B x R runs) imports ``results``, ``gate`` and leaves;
+* ``profile`` (guest instruction profiles: counts, symbols, diffs, their file formats) imports only leaves;
+* ``results`` (parsing, samples, measurements, number formatting) imports ``profile`` and leaves;
+* ``gate`` (statistics, baselines, git state, the gate) imports ``results``, ``profile`` and leaves;
+* ``report`` (tables, reports, plots) imports ``gate``, ``results``, ``profile`` and leaves;
+* ``history`` (history records, series, change points) imports ``report``, ``gate``, ``results``, ``profile``
+  and leaves;
+* ``vm`` (libvirt, QEMU, one boot, B x R runs) imports ``results``, ``gate``, ``profile`` and leaves;
 * ``bisect`` (the bisection's search, the verdicts of an A/B report) imports ``results`` and leaves;
 * the pytest glue (plugin, options, fixtures, session, ...) and ``cli`` sit on top.
 
-The pure layers (``results``, ``gate``, ``report``, ``history``, ``bisect``) never import ``vm``,
+The pure layers (``profile``, ``results``, ``gate``, ``report``, ``history``, ``bisect``) never import ``vm``,
 libvirt, pexpect or pytest, so they run and are tested on plain data without a VM.
 Imports inside functions and under ``TYPE_CHECKING`` count too.
 """
@@ -25,15 +27,16 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "pytest_hermit"
 LEAVES = {"pytest_hermit.errors", "pytest_hermit.exitcodes", "pytest_hermit._version", "pytest_hermit._shipped"}
-PURE = ("results", "gate", "report", "history", "bisect")
+PURE = ("profile", "results", "gate", "report", "history", "bisect")
 #: Layer -> the package's layers it may import (besides itself and the leaves).
 ALLOWED = {
     "leaf": set(),
-    "results": set(),
-    "gate": {"results"},
-    "report": {"gate", "results"},
-    "history": {"report", "gate", "results"},
-    "vm": {"gate", "results"},
+    "profile": set(),
+    "results": {"profile"},
+    "gate": {"results", "profile"},
+    "report": {"gate", "results", "profile"},
+    "history": {"report", "gate", "results", "profile"},
+    "vm": {"gate", "results", "profile"},
     "bisect": {"results"},
 }
 #: Outside modules a pure layer must not import: the VM side's machinery and the test runner.

@@ -29,7 +29,7 @@ from pytest_hermit.errors import ConfigError, EnvironmentUnavailable
 from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_OK, EXIT_REFUSED
 from pytest_hermit.hosts import HostChecks
 from pytest_hermit.pyproject import tool_hermit
-from pytest_hermit.vm import iso
+from pytest_hermit.vm import iso, profiler
 from pytest_hermit.vm.connections import Connections
 from pytest_hermit.vm.environments import Environment, load_registry
 from pytest_hermit.vm.guest import GuestImage, resolve
@@ -213,6 +213,8 @@ def diagnose(args: argparse.Namespace) -> tuple[list[EnvReport], dict[str, Any]]
         "source": guest_source(kernel, guest),
         "problem": guest_problem or None,
         "pyproject": str(pyproject) if pyproject else None,
+        # --hermit-profile's TCG plugin: None when it is built, else why not.
+        "profiling": profiler.unavailable(),
     }
     return reports, guest_info
 
@@ -248,6 +250,10 @@ def render_lines(reports: list[EnvReport], guest: dict[str, Any]) -> list[str]:
     else:
         lines.append(f"guest: none: {guest['problem']}")
     lines.append(f"project: {guest['pyproject'] or 'no pyproject.toml (built-in environments only)'}")
+    profiling = guest.get("profiling")
+    lines.append(
+        f"--hermit-profile: {profiling}" if profiling else f"--hermit-profile: available ({profiler.plugin_path()})"
+    )
     usable = [r.name for r in reports if r.available]
     lines.append(
         f"can run: {', '.join(usable)}  (pytest --hermit-env={','.join(usable)})"

@@ -5,6 +5,7 @@
     pytest-hermit list --dir DIR
     pytest-hermit show NAME --dir DIR [--markdown]
     pytest-hermit compare NAME_A NAME_B --dir DIR [--tolerance 5] [--allow-foreign-baseline] [--markdown]
+    pytest-hermit explain A B --dir DIR [--limit N] [--callgrind FILE] [--folded FILE]
     pytest-hermit branches BASE HEAD --build CMD --image PATH [--initrd PATH] [-- PYTEST_ARGS]
     pytest-hermit bisect GOOD BAD --build CMD --image PATH [--initrd PATH] [--metric M] [-- PYTEST_ARGS]
     pytest-hermit history [--dir DIR] [--env E] [--metric M] [--md FILE] [--plot DIR]
@@ -35,7 +36,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from pytest_hermit.cli import bisect, branches, compare, doctor, history, init, listing, show
+from pytest_hermit.cli import bisect, branches, compare, doctor, explain, history, init, listing, show
 from pytest_hermit.cli.common import Out
 from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_OK, EXIT_REFUSED, EXIT_REGRESSION
 from pytest_hermit.gate import baselines as bl
@@ -61,6 +62,7 @@ COMMANDS: dict[str, Command] = {
     "list": (listing.HELP, listing.add_args, listing.command),
     "show": (show.HELP, show.add_args, show.command),
     "compare": (compare.HELP, compare.add_args, compare.command),
+    "explain": (explain.HELP, explain.add_args, explain.command),
     "branches": (branches.HELP, branches.add_args, branches.command),
     "history": (history.HELP, history.add_args, history.command),
     "bisect": (bisect.HELP, bisect.add_args, bisect.command),

@@ -1,1 +1,1 @@
-"""Numbers against a baseline: statistics, baseline files, the gate; pure: imports only results and leaf modules."""
+"""Numbers against a baseline: statistics, baseline files, the gate; pure: imports only results, profile, leaves."""

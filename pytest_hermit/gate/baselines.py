@@ -18,6 +18,11 @@ readable by other tools::
      "entries": [{"test": "...", "env": "kvm", "run": "basic", "metric": "getpid", "unit": "cycles",
                   "direction": "lower", "per_boot": [[9, 9, 10], ...], "context": "3f2a..."}]}
 
+Under --hermit-profile an entry also names a ``"profile"``: the run's
+instructions per function (:mod:`pytest_hermit.profile.profile`, compressed),
+kept once in a top-level ``"profiles": {"<id>": "<zlib+base64>"}`` and
+shared by the entries of that run. Readers that do not know it ignore it.
+
 Version 1 files (no ``run``, keyed by test, environment and metric) are still
 read: each entry gets the identity its context's guest command line implies
 (the workload and the words after ``reps=``), which is what the first call
@@ -45,6 +50,7 @@ from typing import Any
 
 from pytest_hermit.errors import HermitError
 from pytest_hermit.gate.hygiene import HostState
+from pytest_hermit.profile.profile import FunctionProfile, ProfileError
 from pytest_hermit.results.measurement import CODE_CHANGE_KEYS, identity_from_cmdline
 from pytest_hermit.results.samples import Direction, Samples
 
@@ -210,6 +216,8 @@ class Entry:
     context: Context
     #: The call's identity within its test; default: what the context's command line implies.
     run: str = ""
+    #: --hermit-profile: the guest's instructions per function in this run (the same for every metric of it).
+    profile: FunctionProfile | None = None
 
     def __post_init__(self) -> None:
         if not self.run:
@@ -276,10 +284,17 @@ def path_for(directory: Path | str, name: str) -> Path:
 def to_document(baseline: Baseline) -> dict[str, Any]:
     """The JSON-shaped document of a baseline (deterministic order)."""
     contexts: dict[str, dict[str, Any]] = {}
+    profiles: dict[str, str] = {}
     entries = []
     for e in baseline:
         ident = e.context.ident()
         contexts.setdefault(ident, e.context.as_dict())
+        profile_id: dict[str, str] = {}
+        if e.profile is not None:
+            # One stored copy per run: its metrics' entries share it by id, as they share a context.
+            encoded = e.profile.encode()
+            profile_id["profile"] = hashlib.sha256(encoded.encode()).hexdigest()[:16]
+            profiles[profile_id["profile"]] = encoded
         entries.append(
             {
                 "test": e.test,
@@ -290,9 +305,13 @@ def to_document(baseline: Baseline) -> dict[str, Any]:
                 "direction": e.samples.direction.value,
                 "per_boot": [list(boot) for boot in e.samples.per_boot],
                 "context": ident,
+                **profile_id,
             }
         )
-    return {"schema": SCHEMA, "version": VERSION, "name": baseline.name, "contexts": contexts, "entries": entries}
+    document = {"schema": SCHEMA, "version": VERSION, "name": baseline.name, "contexts": contexts, "entries": entries}
+    if profiles:
+        document["profiles"] = dict(sorted(profiles.items()))
+    return document
 
 
 class _Reader:
@@ -376,6 +395,7 @@ def from_document(document: object, source: Path | str = "<document>") -> Baseli
     name = r.text(doc, "name", "the document")
     raw_contexts = r.obj(doc.get("contexts", {}), "contexts")
     contexts = {k: _context_from(r, r.obj(v, f"contexts.{k}"), f"contexts.{k}") for k, v in raw_contexts.items()}
+    profiles = r.obj(doc.get("profiles", {}), "profiles")
     raw_entries = doc.get("entries", [])
     if not isinstance(raw_entries, list):
         raise r.fail("entries must be a list")
@@ -401,7 +421,16 @@ def from_document(document: object, source: Path | str = "<document>") -> Baseli
         samples = Samples(r.text(e, "metric", where), r.text(e, "unit", where), values, direction)
         # version 1 has no run: Entry derives it from the context's command line
         run = r.text(e, "run", where) if version >= 2 else ""
-        entries.append(Entry(r.text(e, "test", where), r.text(e, "env", where), samples, contexts[ident], run))
+        profile = None
+        if e.get("profile") is not None:
+            profile_id = r.text(e, "profile", where)
+            if profile_id not in profiles:
+                raise r.fail(f"{where}.profile refers to unknown profile {profile_id!r}")
+            try:
+                profile = FunctionProfile.decode(profiles[profile_id], f"profiles.{profile_id}")
+            except ProfileError as exc:
+                raise r.fail(str(exc)) from None
+        entries.append(Entry(r.text(e, "test", where), r.text(e, "env", where), samples, contexts[ident], run, profile))
     keys = [en.key for en in entries]
     if len(set(keys)) != len(keys):
         dup = next(k for k in keys if keys.count(k) > 1)

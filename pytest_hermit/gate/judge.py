@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 from pytest_hermit.errors import ConfigError, HermitError, NotComparable
 from pytest_hermit.gate import baselines as bl
 from pytest_hermit.gate import stats
+from pytest_hermit.profile import diff as profile_diff
+from pytest_hermit.profile.profile import FunctionProfile
 from pytest_hermit.results.measurement import HOST_MEASURED, Measurement
 from pytest_hermit.results.samples import Samples
 
@@ -129,6 +131,15 @@ class Judged:
     comparisons: list[stats.Comparison]
     #: The reference samples (baseline entry, or image A) per metric.
     references: dict[str, Samples] = field(default_factory=dict)
+    #: --hermit-profile: the reference's instructions per function (baseline entry, or image A), if kept.
+    reference_profile: FunctionProfile | None = None
+
+    def profile_lines(self, limit: int | None = 20) -> list[str]:
+        """Functions whose instructions changed against the reference, largest increase first; [] without profiles."""
+        if self.reference_profile is None or self.measurement.profile is None:
+            return []
+        rows = profile_diff.changes(self.reference_profile, self.measurement.profile)
+        return profile_diff.table(rows, exact=self.measurement.counted, limit=limit)
 
 
 @dataclass(frozen=True)
@@ -244,7 +255,14 @@ class Gate:
         then fails the test when a verdict in --hermit-fail-on was reached.
         """
         self.refuse(measurement, context)
-        return self.judge_pairs(measurement, self.pairs, more)
+        judged = self.judge_pairs(measurement, self.pairs, more)
+        assert self.baseline is not None
+        for metric in measurement.samples:
+            entry = self.baseline.get(measurement.test_id, measurement.env, measurement.run, metric)
+            if entry is not None and entry.profile is not None:
+                judged.reference_profile = entry.profile
+                break
+        return judged
 
     def judge_pairs(
         self,
@@ -407,7 +425,8 @@ class Gate:
         """Fail the test when a verdict in --hermit-fail-on was reached."""
         failed = failed_verdicts(judged, self.settings.fail_on)
         if failed:
-            raise Regression("\n".join(c.message(judged.measurement.env) for c in failed))
+            lines = [c.message(judged.measurement.env) for c in failed]
+            raise Regression("\n".join(lines + judged.profile_lines()))
 
     def reference_samples(self, measurement: Measurement, metric: str) -> Samples | None:
         """The samples a measurement's metric was judged against (for plots)."""
@@ -435,7 +454,9 @@ class Gate:
                 self.withhold(measurement.test_id, measurement.env, measurement.run, f"{verdicts}: {what}")
                 return
         for samples in measurement.samples.values():
-            entry = bl.Entry(measurement.test_id, measurement.env, samples, context, measurement.run)
+            entry = bl.Entry(
+                measurement.test_id, measurement.env, samples, context, measurement.run, measurement.profile
+            )
             self._to_save[entry.key] = entry
 
     def pending(self) -> list[bl.Entry]:

@@ -16,6 +16,10 @@ document both ways, with errors that name the file and the field::
                        "metrics": {"getpid": {"unit": "cycles", "direction": "lower",
                                               "per_boot": [[15.0]], "verdict": null}}}]}
 
+A measurement taken under --hermit-profile also has ``"profile"``: the
+guest's instructions per function, compressed as in baselines
+(:mod:`pytest_hermit.profile.profile`), for ``pytest-hermit explain``.
+
 ``run_id`` is the record's own id; ``run`` is the identity of a
 ``hermit_run`` call within its test (as in baselines). ``verdict`` is the
 metric's comparison when the run compared (``--hermit-compare``), else null.
@@ -35,6 +39,7 @@ from pytest_hermit.gate.baselines import Context, HostFingerprint
 from pytest_hermit.gate.git import GitState
 from pytest_hermit.gate.judge import Judged
 from pytest_hermit.gate.stats import Comparison
+from pytest_hermit.profile.profile import FunctionProfile, ProfileError
 from pytest_hermit.results.measurement import Measurement
 from pytest_hermit.results.samples import Direction, Samples
 
@@ -129,6 +134,8 @@ class MeasurementRecord:
     emulated: bool = False
     hypervisor: str | None = None
     tsc_khz: int | None = None
+    #: --hermit-profile: the guest's instructions per function.
+    profile: FunctionProfile | None = None
 
 
 @dataclass(frozen=True)
@@ -199,6 +206,7 @@ def build_record(
                 emulated=m.emulated,
                 hypervisor=m.hypervisor,
                 tsc_khz=m.tsc_khz,
+                profile=m.profile,
             )
         )
     return RunRecord(
@@ -268,6 +276,7 @@ def to_document(record: RunRecord) -> dict[str, Any]:
                     }
                     for mr in m.metrics
                 },
+                **({"profile": m.profile.encode()} if m.profile is not None else {}),
             }
             for m in record.measurements
         ],
@@ -394,7 +403,17 @@ def _measurement_from(f: _Fields) -> MeasurementRecord:
         emulated=f.flag("emulated"),
         hypervisor=f.text("hypervisor", null=True),
         tsc_khz=f.whole("tsc_khz", null=True),
+        profile=_profile_from(f),
     )
+
+
+def _profile_from(f: _Fields) -> FunctionProfile | None:
+    if f.d.get("profile") is None:
+        return None
+    try:
+        return FunctionProfile.decode(f.d["profile"], f.path("profile"))
+    except ProfileError as exc:
+        raise f.fail(str(exc)) from None
 
 
 def from_document(document: object, source: Path | str = "<document>") -> RunRecord:

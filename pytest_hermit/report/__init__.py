@@ -1,1 +1,1 @@
-"""Results for people and tools: terminal tables, Markdown/JSON reports, plots; pure: imports results, gate, leaves."""
+"""Results for people and tools: terminal tables, Markdown/JSON reports, plots; pure: imports results, gate, profile."""

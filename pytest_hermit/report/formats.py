@@ -17,6 +17,8 @@ from pytest_hermit._version import __version__
 from pytest_hermit.gate.git import GitState
 from pytest_hermit.gate.judge import Judged
 from pytest_hermit.gate.stats import Comparison, ConfidenceInterval, Verdict
+from pytest_hermit.profile import diff as profile_diff
+from pytest_hermit.profile.profile import FunctionProfile
 from pytest_hermit.report.tables import render_markdown
 from pytest_hermit.report.terminal import build_comparison_tables, build_tables, guest_warning_lines
 from pytest_hermit.results.measurement import Measurement
@@ -36,6 +38,10 @@ def markdown(measurements: list[Measurement], judged: list[Judged], baseline: st
         parts += [f"- {c.message(j.measurement.env)}" for j in judged for c in j.comparisons if c.failed]
         if failed:
             parts.append("")
+        for j in judged:
+            if any(c.failed for c in j.comparisons) and (lines := j.profile_lines()):
+                parts += [f"{j.measurement.test_id} `{j.measurement.run}` on {j.measurement.env}:", "", "```"]
+                parts += [*lines, "```", ""]
     for table in build_tables(measurements):
         parts += [render_markdown(table), ""]
     for table in build_comparison_tables(judged, baseline or ""):
@@ -115,10 +121,16 @@ def samples_from_document(metric: str, d: dict[str, Any]) -> Samples:
 def results_json(measurements: list[Measurement], judged: list[Judged], context: dict[str, Any]) -> dict[str, Any]:
     """Every sample, every verdict and the run's context (schema documented in docs/reports.md)."""
     verdicts: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    profile_changes: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for j in judged:
         m = j.measurement
         for c in j.comparisons:
             verdicts[(m.test_id, m.env, m.run, c.metric)] = comparison_document(c, m.env)
+        if j.reference_profile is not None and m.profile is not None:
+            profile_changes[(m.test_id, m.env, m.run)] = [
+                {"function": r.name, "base": r.base, "new": r.new, "change": r.change, "where": r.where}
+                for r in profile_diff.changes(j.reference_profile, m.profile)
+            ]
     runs = []
     for m in measurements:
         runs.append(
@@ -142,6 +154,12 @@ def results_json(measurements: list[Measurement], judged: list[Judged], context:
                     name: {**samples_document(s), "comparison": verdicts.get((m.test_id, m.env, m.run, name))}
                     for name, s in m.samples.items()
                 },
+                **({"profile": m.profile.encode()} if m.profile is not None else {}),
+                **(
+                    {"profile_changes": profile_changes[(m.test_id, m.env, m.run)]}
+                    if (m.test_id, m.env, m.run) in profile_changes
+                    else {}
+                ),
             }
         )
     return {"schema": RESULTS_SCHEMA, "version": RESULTS_VERSION, "context": context, "runs": runs}
@@ -175,6 +193,7 @@ def read_results(document: dict[str, Any]) -> tuple[list[Measurement], list[Judg
             guest_warnings=tuple(run.get("guest_warnings", ())),
             guest=run.get("guest", ""),
             guest_sha256=run.get("guest_sha256", ""),
+            profile=FunctionProfile.decode(run["profile"]) if run.get("profile") else None,
         )
         measurements.append(m)
         comparisons = [

@@ -1,1 +1,1 @@
-"""What a run produced: console text parsed into samples and measurements; pure, imports only pytest_hermit.errors."""
+"""What a run produced: console text parsed into samples and measurements; pure, imports only profile and leaves."""

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from pytest_hermit.profile.profile import FunctionProfile
 from pytest_hermit.results.samples import Samples
 
 #: Command line keys that stand for a change of the code under test (``inject=``
@@ -91,6 +92,8 @@ class Measurement(Mapping[str, Samples]):
     #: a test's marker may choose another guest than the session's.
     guest: str = ""
     guest_sha256: str = ""
+    #: --hermit-profile: the guest's instructions per function, summed over the boots.
+    profile: FunctionProfile | None = None
 
     def __post_init__(self) -> None:
         if not self.run:
@@ -138,4 +141,5 @@ class Measurement(Mapping[str, Samples]):
             samples=samples,
             boots=self.boots + more.boots,
             transcripts=self.transcripts + more.transcripts,
+            profile=self.profile.merged(more.profile) if self.profile and more.profile else self.profile,
         )

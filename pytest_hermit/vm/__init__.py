@@ -1,1 +1,1 @@
-"""Booting guests through libvirt: environments, probes, one boot, B boots x R reps; imports results, gate, leaves."""
+"""Booting guests through libvirt: environments, probes, one boot, B x R runs; imports results, gate, profile."""

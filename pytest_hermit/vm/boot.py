@@ -46,6 +46,9 @@ class BootRecord:
     first_line_ms: float | None
     wall_s: float
     ended: bool
+    #: Under a profile (``DomainSpec.graceful_exit``): the guest powered off by itself after its results
+    #: (else QEMU was stopped by a signal, wherever the guest was). None: not asked.
+    powered_off: bool | None = None
 
 
 class LiveDomains:
@@ -120,13 +123,19 @@ def bounded(what: str, seconds: float, call: Callable[[], T], finished: threadin
     return box["value"]  # type: ignore[no-any-return]
 
 
-def _stop_qemu(conns: Connections, name: str) -> None:
+#: Seconds a profiled guest gets to power off by itself after its last result, before SIGTERM.
+GRACEFUL_EXIT_WAIT = 5.0
+
+
+def _stop_qemu(conns: Connections, name: str, graceful: bool = False) -> None:
     """Kill and reap our own QEMU before libvirt's destroy.
 
     libvirt's destroy sends SIGTERM and looks again only after 200 ms, which
     is half of a whole boot here. QEMU adopted while its domain was created
     (see ``reaper``) is our child: SIGKILL and reap it by PID (the VM's work
-    is done, nothing to flush), and destroy then only tidies up.
+    is done, nothing to flush), and destroy then only tidies up. ``graceful``
+    (a TCG plugin must write its counts at exit): SIGTERM, which QEMU ends
+    on normally, and SIGKILL only after DESTROY_TIMEOUT.
     """
     pid = conns.qemu_pid(name)
     if pid is None or reap_if_adopted_zombie(pid):
@@ -134,6 +143,10 @@ def _stop_qemu(conns: Connections, name: str) -> None:
     if not is_qemu_of(pid, name) or parent_of(pid) != os.getpid():
         return
     try:
+        if graceful:
+            os.kill(pid, signal.SIGTERM)
+            if _wait_gone(pid, name, DESTROY_TIMEOUT):
+                return
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
     except (ProcessLookupError, ChildProcessError):
@@ -166,15 +179,38 @@ def _ended_by_itself(lv: Any, conn: Any, name: str, pid: int | None) -> bool:
     return False
 
 
-def _destroy(conns: Connections, conn: Any, name: str, exited: bool = False) -> None:
+def _wait_for_power_off(conns: Connections, name: str) -> bool:
+    """Whether the guest ended its domain by itself within GRACEFUL_EXIT_WAIT (its QEMU then exited normally)."""
+    pid = conns.qemu_pid(name)
+    return pid is None or reap_if_adopted_zombie(pid) or _wait_gone(pid, name, GRACEFUL_EXIT_WAIT)
+
+
+def _wait_gone(pid: int, name: str, seconds: float) -> bool:
+    """Whether domain ``name``'s QEMU ``pid`` ended within ``seconds`` (reaped here when it is our child)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if parent_of(pid) == os.getpid():
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    return True
+            except ChildProcessError:
+                return True  # the reaper thread reaped it
+        elif not is_qemu_of(pid, name):
+            return True  # gone (or a zombie of another parent: it has exited, its plugin has written)
+        time.sleep(0.01)
+    return False
+
+
+def _destroy(conns: Connections, conn: Any, name: str, exited: bool = False, graceful: bool = False) -> None:
     """Destroy ``name`` within DESTROY_TIMEOUT; a domain that is gone already is fine.
 
     ``exited``: the console ended, so QEMU is likely gone by itself; libvirt gets
-    EXIT_GRACE to notice before the destroy.
+    EXIT_GRACE to notice before the destroy. ``graceful``: QEMU must end
+    normally (a TCG plugin writes its counts at exit), see ``_stop_qemu``.
     """
     lv = conns.libvirt
     pid = conns.qemu_pid(name)
-    _stop_qemu(conns, name)
+    _stop_qemu(conns, name, graceful)
     if exited:
         try:
             if bounded("stop the domain", EXIT_GRACE + 1, lambda: _ended_by_itself(lv, conn, name, pid)):
@@ -230,6 +266,7 @@ def _clean_up(
     pending: BaseException | None,
     transcript: Path | None = None,
     exited: bool = False,
+    graceful: bool = False,
 ) -> None:
     """Destroy the domain and stop the console; a failure here never hides ``pending``, the boot's own error.
 
@@ -240,7 +277,7 @@ def _clean_up(
         try:
             if pump is not None:
                 pump.stop_polling()
-            _destroy(conns, conn, name, exited)
+            _destroy(conns, conn, name, exited, graceful)
         finally:
             if pump is not None:
                 pump.close()
@@ -430,9 +467,11 @@ def boot(
         created.wait(DESTROY_TIMEOUT)
         _clean_up(conns, conn, spec.name, pump, exc, transcript, exited=console_ended)
         raise
-    _clean_up(conns, conn, spec.name, pump, None, exited=outcome.ended)
+    # A profiled boot: counts are whole only when the guest ends the run itself, not at a signal's moment.
+    powered_off = _wait_for_power_off(conns, spec.name) if spec.graceful_exit else None
+    _clean_up(conns, conn, spec.name, pump, None, exited=outcome.ended, graceful=spec.graceful_exit)
     if spec.serial_log is not None:
         spec.serial_log.unlink(missing_ok=True)
     first_ms = outcome.first_line_s * 1000 if outcome.first_line_s is not None else None
     # The whole cycle, destroy included: what a boot costs the run.
-    return BootRecord(result, transcript, first_ms, time.monotonic() - started_wall, outcome.ended)
+    return BootRecord(result, transcript, first_ms, time.monotonic() - started_wall, outcome.ended, powered_off)

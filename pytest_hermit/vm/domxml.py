@@ -28,10 +28,13 @@ class DomainSpec:
     initrd: Path | None = None
     iso: Path | None = None
     firmware: Path | None = QBOOT
-    #: Extra QEMU arguments of the guest's profile (QEMU-based environments only).
+    #: Extra QEMU arguments (QEMU-based environments only): the guest profile's own, then
+    #: ``-plugin ...`` under --hermit-profile; rendered after icount's.
     qemu_args: tuple[str, ...] = ()
     #: A file QEMU copies the serial port's output into (local QEMU only): the console's lost tail.
     serial_log: Path | None = None
+    #: QEMU must end normally, never by SIGKILL (a TCG plugin writes its results at exit).
+    graceful_exit: bool = False
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -95,7 +98,8 @@ ET.register_namespace("qemu", QEMU_NS)
 
 def _render_qemu_args(domain: ET.Element, args: tuple[str, ...]) -> None:
     """QEMU arguments the domain XML has no element for: icount's deterministic instruction
-    counting (one instruction = one virtual ns, no sleeping in idle) and a guest profile's own."""
+    counting (one instruction = one virtual ns, no sleeping in idle), a guest profile's own,
+    and the profiling plugin."""
     commandline = ET.SubElement(domain, f"{{{QEMU_NS}}}commandline")
     for arg in args:
         ET.SubElement(commandline, f"{{{QEMU_NS}}}arg", {"value": arg})

@@ -6,20 +6,26 @@ import hashlib
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pytest_hermit.errors import BootTimeout, ConfigError, NotComparable, OutputError, RunError
+from pytest_hermit.profile.counts import add_counts
+from pytest_hermit.profile.profile import FunctionProfile
 from pytest_hermit.results.measurement import HOST_BOOT_TIME, Measurement
 from pytest_hermit.results.parsers import GuestInfo
 from pytest_hermit.results.profile_parser import ProfileParser
 from pytest_hermit.results.samples import Direction, Samples
-from pytest_hermit.vm.boot import BootRecord, boot, unique_name
+from pytest_hermit.vm.boot import GRACEFUL_EXIT_WAIT, BootRecord, boot, unique_name
 from pytest_hermit.vm.connections import Connections
 from pytest_hermit.vm.domxml import DomainSpec
 from pytest_hermit.vm.environments import Environment
 from pytest_hermit.vm.guest import GuestImage
 from pytest_hermit.vm.iso import iso_for
+from pytest_hermit.vm.profiler import SymbolSource, qemu_args, read_counts, symbol_table
+
+#: A profile where more of the instructions than this match no symbol is named in the guest warnings.
+UNRESOLVED_WARNING = 0.5
 
 #: Called after each boot with (what ran, e.g. "qemu basic", boot number from 1, boots planned, record).
 Progress = Callable[[str, int, int, BootRecord], None]
@@ -55,6 +61,8 @@ class RunRequest:
     run: str = ""
     #: What set ``timeout``, for the timeout's message.
     timeout_name: str = "--hermit-timeout"
+    #: --hermit-profile: count instructions per function with the TCG plugin, symbolized from here.
+    profile: SymbolSource | None = None
 
 
 def safe_name(text: str) -> str:
@@ -144,10 +152,16 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
             raise ConfigError(f"environment {env.name} boots from an ISO: RunRequest.iso_cache must name a folder")
         iso = iso_for(guest.kernel, guest.initrd, cmdline, request.iso_cache, guest.sha256)
     last = request.first_boot + request.boots - 1
+    block_counts: dict[tuple[int, int], int] = {}
     for index in range(request.first_boot, last + 1):
         transcript = request.transcript_dir / f"{env.name}-{request.workload}-boot{index}.log"
         transcripts.append(transcript)
         spec = DomainSpec(unique_name(env), guest.kernel, cmdline, guest.initrd, iso, qemu_args=guest.profile.qemu_args)
+        counts_file = transcript.with_suffix(".insns")
+        if request.profile is not None:
+            transcript.parent.mkdir(parents=True, exist_ok=True)
+            counts_file.unlink(missing_ok=True)
+            spec = replace(spec, qemu_args=spec.qemu_args + qemu_args(counts_file), graceful_exit=True)
         parser = ProfileParser(guest.profile, request.workload, request.reps)
         timeout, limit = _boot_timeout(request, index)
         try:
@@ -158,6 +172,14 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
             check_signature(env, record.result.info)
         except NotComparable as exc:
             raise NotComparable(f"{exc}; transcript: {transcript}") from None
+        if request.profile is not None:
+            add_counts(block_counts, read_counts(counts_file, env.name, transcript))
+            if record.powered_off is False:
+                text = (
+                    f"profile: the guest did not power off within {GRACEFUL_EXIT_WAIT:g} s of its last result, so "
+                    "QEMU was stopped: the counts of what ran last depend on when"
+                )
+                warnings.setdefault(text, f"{text} (boot {index})")
         info = record.result.info or info
         problem = _missing_results(set(record.result.metrics), set(units) - {HOST_BOOT_TIME}, index, request.first_boot)
         if problem is not None:
@@ -177,6 +199,16 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
             what = " ".join(w for w in (request.label, env.name, request.workload) if w)
             progress(what, index, request.planned or last, record)
     samples = {m: Samples.of(m, units[m], boots, directions.get(m)) for m, boots in per_metric.items()}
+    profile = None
+    if request.profile is not None:
+        profile = FunctionProfile.of(block_counts, symbol_table(request.profile), request.boots)
+        if profile.unresolved_share > UNRESOLVED_WARNING:
+            text = (
+                f"profile: {profile.unresolved_share:.0%} of the guest's instructions match no symbol of "
+                f"{request.profile.path}: symbols of another build, or a kernel relocated at boot (Linux: "
+                "boot with nokaslr, as a System.map holds link-time addresses)"
+            )
+            warnings.setdefault(text, text)
     return Measurement(
         env=env.name,
         workload=request.workload,
@@ -194,4 +226,5 @@ def run(conns: Connections, request: RunRequest, progress: Progress | None = Non
         guest_warnings=tuple(warnings.values()),
         guest=guest.profile.name,
         guest_sha256=guest.sha256,
+        profile=profile,
     )
