@@ -21,11 +21,12 @@ def test_basic(hermit_run):
 """
 #: The timed gate's plumbing end to end: save, compare, a statistical verdict. How small a
 #: change it finds is measured in benchmarks/detection.py, not here: with both cores
-#: overloaded, boots spread by ±43% and +30% stayed inconclusive at 40 boots (measured), and
-#: +100% once read +58% [-2%..+156%], inconclusive at 20 boots (load 5 on 2 cores, the save and
-#: the compare minutes apart). So the slowdown here is +400%, and the gate adds boots while undecided.
+#: overloaded, boots spread by ±43% and +30% stayed inconclusive at 40 boots (measured), so
+#: the slowdown here is +100%, and the gate adds boots while undecided. Not certain: with six
+#: jobs on these two cores (load 5-6) it read +58% [-2%..+156%] and, at +400%, +74%
+#: [-16%..+260%], both inconclusive at 20 boots; see the report of issue 16.
 SIZE = ("--hermit-env=qemu", "--hermit-boots=10", "--hermit-reps=5", "--hermit-max-boots=20", "--hermit-timeout=120")
-SLOWDOWN = "inject=getpid:400"
+SLOWDOWN = "inject=getpid:100"
 
 
 def test_save_then_catch_an_injected_slowdown_in_timed_numbers(pytester: pytest.Pytester) -> None:
