@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / "docs" / "github-actions.yml"
 CI_DOC = ROOT / "docs" / "ci.md"
 OPTION = re.compile(r"--hermit-[a-z][a-z-]*[a-z]")
+
+
 #: Report options of issue 5 that may land after this example; checked once ``pytest --help`` lists them.
 @pytest.fixture(scope="module")
 def workflow() -> dict[Any, Any]:
