@@ -2,7 +2,7 @@
 
 Bottom to top (docs/design.md, "Layers"):
 
-* leaf modules (``errors``, ``exitcodes``, ``_version``) import nothing of the package;
+* leaf modules (``errors``, ``exitcodes``, ``_version``, ``durable``) import nothing of the package;
 * ``results`` (parsing, samples, measurements, number formatting) imports only leaves;
 * ``gate`` (statistics, baselines, git state, the gate) imports ``results`` and leaves;
 * ``report`` (tables, reports, plots) imports ``gate``, ``results`` and leaves;
@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "pytest_hermit"
-LEAVES = {"pytest_hermit.errors", "pytest_hermit.exitcodes", "pytest_hermit._version"}
+LEAVES = {"pytest_hermit.errors", "pytest_hermit.exitcodes", "pytest_hermit._version", "pytest_hermit.durable"}
 PURE = ("results", "gate", "report", "history", "bisect")
 #: Layer -> the package's layers it may import (besides itself and the leaves).
 ALLOWED = {

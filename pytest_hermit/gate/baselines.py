@@ -31,18 +31,17 @@ returning a reason or ``None``) except :func:`load`, :func:`load_named`,
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest_hermit.durable as durable
 from pytest_hermit.errors import HermitError
 from pytest_hermit.gate.hygiene import HostState
 from pytest_hermit.results.measurement import CODE_CHANGE_KEYS, identity_from_cmdline
@@ -461,47 +460,6 @@ def _locked(path: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def fsync_dir(directory: Path) -> None:
-    """Make a rename or link in ``directory`` durable (where the file system can)."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError as exc:  # some file systems cannot fsync a directory
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
-            raise
-    finally:
-        os.close(fd)
-
-
-def write_durable_temp(directory: Path, prefix: str, text: str) -> Path:
-    """``text`` in a new hidden file of ``directory``, on disk (fsynced), readable by all; its path.
-
-    The caller moves it into place (rename or link) and removes it on failure.
-    """
-    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = write_durable_temp(path.parent, f".{path.name}.", text)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-
-
 def save_merge(path: Path | str, new_entries: Iterable[Entry]) -> Baseline:
     """Merge ``new_entries`` into the baseline at ``path`` and write it atomically.
 
@@ -519,7 +477,7 @@ def save_merge(path: Path | str, new_entries: Iterable[Entry]) -> Baseline:
         old = load(path) if path.exists() else Baseline(name)
         merged = merge(Baseline(name, old.entries), entries)
         text = json.dumps(to_document(merged), indent=1, allow_nan=False) + "\n"
-        _write_atomically(path, text)
+        durable.replace(path, text)
     return merged
 
 
