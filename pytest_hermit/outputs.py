@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from pathlib import Path
 from typing import Any
 
+import pytest_hermit.durable as durable
 from pytest_hermit._version import __version__
 from pytest_hermit.errors import HermitError
 from pytest_hermit.report.formats import (
@@ -58,13 +58,6 @@ def run_context(session: HermitSession) -> dict[str, Any]:
     return context
 
 
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 def write_reports(session: HermitSession) -> list[str]:
     """Write the reports the options ask for; lines saying where they went."""
     s = session.settings
@@ -73,7 +66,7 @@ def write_reports(session: HermitSession) -> list[str]:
     label = session.comparison_label
     if s.report_md is not None:
         text = markdown(measurements, judged, label)
-        _write(s.report_md, text)
+        durable.replace(s.report_md, text)
         notes.append(f"hermit: Markdown report in {s.report_md}")
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary:
@@ -81,17 +74,17 @@ def write_reports(session: HermitSession) -> list[str]:
                 handle.write(text + "\n")
             notes.append("hermit: appended the Markdown report to $GITHUB_STEP_SUMMARY")
     if s.json is not None:
-        _write(s.json, json.dumps(results_json(measurements, judged, run_context(session)), indent=1) + "\n")
+        durable.replace(s.json, json.dumps(results_json(measurements, judged, run_context(session)), indent=1) + "\n")
         notes.append(f"hermit: JSON results in {s.json}")
     if s.benchmark_json is not None:
         doc = benchmark_json(measurements, session.git, dt.datetime.now(dt.UTC))
-        _write(s.benchmark_json, json.dumps(doc, indent=1) + "\n")
+        durable.replace(s.benchmark_json, json.dumps(doc, indent=1) + "\n")
         notes.append(f"hermit: pytest-benchmark JSON in {s.benchmark_json}")
     if s.action_benchmark is not None:
         for direction, entries in action_benchmark_json(measurements).items():
             path = s.action_benchmark / ACTION_BENCHMARK_FILES[direction]
             if entries:
-                _write(path, json.dumps(entries, indent=1) + "\n")
+                durable.replace(path, json.dumps(entries, indent=1) + "\n")
                 notes.append(f"hermit: github-action-benchmark JSON in {path} ({len(entries)} entries)")
             elif path.exists():
                 # The action refuses an empty file; one left by an earlier run would be charted as this run's.

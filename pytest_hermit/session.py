@@ -22,7 +22,6 @@ from pytest_hermit.gate import baselines as bl
 from pytest_hermit.gate.git import GitState, git_info
 from pytest_hermit.gate.hygiene import HostState
 from pytest_hermit.gate.judge import Gate
-from pytest_hermit.hosts import HostChecks
 from pytest_hermit.options import Settings
 from pytest_hermit.pyproject import tool_hermit
 from pytest_hermit.results.measurement import Measurement
@@ -32,6 +31,7 @@ from pytest_hermit.vm.connections import Connections
 from pytest_hermit.vm.environments import Environment, as_pool, default_tolerances, load_registry, select
 from pytest_hermit.vm.fingerprint import host_fingerprint
 from pytest_hermit.vm.guest import GuestImage, resolve
+from pytest_hermit.vm.hygiene import HostChecks
 from pytest_hermit.vm.pools import matching, spread
 from pytest_hermit.vm.probes import Availability, default_environment, is_local, probe
 

@@ -21,6 +21,9 @@ ISO = GUEST_DIR / "build" / "refguest.iso"
 QEMU = "qemu-system-x86_64"
 QBOOT = "/usr/share/qemu/qboot.rom"
 DEBUG_EXIT = ("-device", "isa-debug-exit,iobase=0xf4,iosize=0x04")
+#: QEMU counts instructions (the plugin's icount environment): the guest's clock is the
+#: instructions it executed (1 GHz, one per nanosecond), the same in every boot on any host.
+ICOUNT = ("-icount", "shift=0,sleep=off")
 # isa-debug-exit makes QEMU exit with (value << 1) | 1
 EXIT_OK = 33
 EXIT_ERROR = 35
@@ -155,6 +158,8 @@ def boot(
     kernel: Path = ELF,
     memory_mib: int = 512,
     debug_exit: bool = True,
+    icount: bool = False,
 ) -> Boot:
+    """One boot; ``icount``: under TCG with instruction counting (:data:`ICOUNT`), where numbers are exact."""
     cmd = qemu_command(cmdline, accel, kernel=kernel, memory_mib=memory_mib, debug_exit=debug_exit)
-    return run(cmd, timeout)
+    return run([*cmd, *ICOUNT] if icount else cmd, timeout)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from pytest_hermit import exitcodes
 from pytest_hermit.cli import EXIT_BROKEN, EXIT_OK, EXIT_REFUSED, EXIT_REGRESSION, main
 from pytest_hermit.gate import baselines as bl
 from pytest_hermit.results.samples import Samples
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "baselines"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 @pytest.fixture
@@ -22,8 +26,19 @@ def bdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_exit_codes_are_distinct_and_documented() -> None:
+def test_exit_codes_are_distinct_and_each_is_in_the_documented_table() -> None:
+    """docs/statistics.md's table names every code of exitcodes.py with its number, and no other code."""
+    defined = {name: value for name, value in vars(exitcodes).items() if name.startswith("EXIT_")}
+    assert len(set(defined.values())) == len(defined), f"two names share a code: {defined}"
     assert (EXIT_OK, EXIT_REGRESSION, EXIT_REFUSED, EXIT_BROKEN) == (0, 1, 7, 6)
+    text = (DOCS / "statistics.md").read_text()
+    table = text.split("## Exit status", 1)[1].split("\n## ", 1)[0]
+    rows = {m.group(2): int(m.group(1)) for m in re.finditer(r"^\| (\d+) \| `(EXIT_\w+)` \| \S", table, re.MULTILINE)}
+    assert rows == defined
+    # The command's own --help text (its module docstring) lists the codes it returns.
+    helped = importlib.import_module("pytest_hermit.cli.main").__doc__ or ""
+    for name in ("EXIT_OK", "EXIT_REGRESSION", "EXIT_REFUSED", "EXIT_BROKEN"):
+        assert f"* {defined[name]} (:data:`{name}`)" in helped, name
 
 
 def test_list_names_every_baseline(bdir: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pytest_hermit.gate import baselines as bl
 from pytest_hermit.vm.fingerprint import UNKNOWN, HostCpu, host_cpu, host_fingerprint
 
@@ -89,6 +91,11 @@ def test_a_remote_kvm_host_without_vmx_or_svm_is_emulated() -> None:
 
 def test_two_unknown_kernels_agree_but_unknown_and_known_do_not() -> None:
     remote = host_fingerprint(_Remote(INTEL), False, "KVMKVMKVM", False, "kvm")
-    assert remote.differences(remote) == []
+    # The same remote host in another run, through the baseline's JSON: a fingerprint of its own.
+    saved = bl.HostFingerprint(
+        **json.loads(json.dumps(host_fingerprint(_Remote(INTEL), False, "KVMKVMKVM", False, "kvm").as_dict()))
+    )
+    assert saved is not remote and saved.host_kernel == remote.host_kernel == UNKNOWN
+    assert remote.differences(saved) == [] and saved.differences(remote) == []
     local_kernel = bl.HostFingerprint(**{**remote.as_dict(), "host_kernel": "6.1.0-18-amd64"})
     assert remote.differences(local_kernel) == ["host_kernel 'unknown' vs '6.1.0-18-amd64'"]

@@ -22,12 +22,14 @@ def test_basic(hermit_run):
 #: The timed gate's plumbing end to end: save, compare, a statistical verdict. How small a
 #: change it finds is measured in benchmarks/detection.py, not here: with both cores
 #: overloaded, boots spread by ±43% and +30% stayed inconclusive at 40 boots (measured), so
-#: the slowdown here is +100%, and the gate adds boots while undecided.
+#: the slowdown here is +100%, and the gate adds boots while undecided. Not certain: with six
+#: jobs on these two cores (load 5-6) it read +58% [-2%..+156%] and, at +400%, +74%
+#: [-16%..+260%], both inconclusive at 20 boots; see the report of issue 16.
 SIZE = ("--hermit-env=qemu", "--hermit-boots=10", "--hermit-reps=5", "--hermit-max-boots=20", "--hermit-timeout=120")
 SLOWDOWN = "inject=getpid:100"
 
 
-def test_save_compare_and_catch_an_injected_slowdown(pytester: pytest.Pytester) -> None:
+def test_save_then_catch_an_injected_slowdown_in_timed_numbers(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user_gate=GATE_TEST)
     saved = run_pytest(pytester, *SIZE, "--hermit-save=main")
     saved.assert_outcomes(passed=1)
@@ -40,12 +42,24 @@ def test_save_compare_and_catch_an_injected_slowdown(pytester: pytest.Pytester) 
     assert context["host"]["hypervisor_signature"] == "TCGTCGTCGTCG"
     assert len(context["guest_sha256"]) == 64
 
-    same = run_pytest(pytester, *SIZE, "--hermit-compare=main")
-    same.assert_outcomes(passed=1)
-    same.stdout.fnmatch_lines(["*change against baseline 'main'*", "*getpid*cycles*"])
-
     slow = run_pytest(pytester, *SIZE, "--hermit-compare=main", f"--hermit-cmdline={SLOWDOWN}")
     assert_getpid_regressed(slow)
+
+
+#: Where "unchanged" is certain: icount counts instructions, and the reference guest's are the
+#: same in every boot and repetition (a timed "unchanged" at 5% was a false alarm in 5 of 20
+#: runs, docs/benchmarks.md). Two boots x two repetitions: exactness is observed, not assumed.
+EXACT = ("--hermit-env=icount", "--hermit-boots=2", "--hermit-reps=2", "--hermit-timeout=120")
+
+
+def test_an_unchanged_guest_compares_unchanged_and_exact_under_icount(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_user_gate=GATE_TEST)
+    run_pytest(pytester, *EXACT, "--hermit-save=main").assert_outcomes(passed=1)
+    same = run_pytest(pytester, *EXACT, "--hermit-compare=main")
+    same.assert_outcomes(passed=1)
+    same.stdout.fnmatch_lines(["*change against baseline 'main'*"])
+    for metric in ("getpid", "sched_yield", "malloc", "first_page_access"):
+        same.stdout.fnmatch_lines([f"{metric} *+0.0% [[]exact[]] unchanged"])
 
 
 def test_corrupt_baseline_is_refused_and_left_alone(pytester: pytest.Pytester) -> None:

@@ -18,10 +18,9 @@ from pytest_hermit.gate.hygiene import (
     remote_state,
     smt_from,
 )
-from pytest_hermit.hosts import HostChecks
 from pytest_hermit.results.samples import Samples
 from pytest_hermit.vm.environments import BUILTIN
-from pytest_hermit.vm.hygiene import is_this_machine, read_local
+from pytest_hermit.vm.hygiene import HostChecks, is_this_machine, read_local
 
 HOSTS = Path(__file__).resolve().parent.parent / "fixtures" / "hosts"
 
@@ -134,7 +133,7 @@ class _Conns:
 
 def test_busy_warns_once_and_fails_when_quiet_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
     busy = _read("laptop")
-    monkeypatch.setattr("pytest_hermit.hosts.read_local", lambda: busy)
+    monkeypatch.setattr("pytest_hermit.vm.hygiene.read_local", lambda: busy)
     checks = HostChecks(_Conns())  # type: ignore[arg-type]
     said: list[str] = []
     checks.check(BUILTIN["qemu"], require_quiet=False, say=said.append)

@@ -2,7 +2,7 @@
 
 Bottom to top (docs/design.md, "Layers"):
 
-* leaf modules (``errors``, ``exitcodes``, ``_version``, ``_shipped``) import nothing of the package;
+* leaf modules (``errors``, ``exitcodes``, ``_version``, ``_shipped``, ``durable``) import nothing of the package;
 * ``profile`` (guest instruction profiles: counts, symbols, diffs, their file formats) imports only leaves;
 * ``results`` (parsing, samples, measurements, number formatting) imports ``profile`` and leaves;
 * ``gate`` (statistics, baselines, git state, the gate) imports ``results``, ``profile`` and leaves;
@@ -26,7 +26,13 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "pytest_hermit"
-LEAVES = {"pytest_hermit.errors", "pytest_hermit.exitcodes", "pytest_hermit._version", "pytest_hermit._shipped"}
+LEAVES = {
+    "pytest_hermit.errors",
+    "pytest_hermit.exitcodes",
+    "pytest_hermit._version",
+    "pytest_hermit._shipped",
+    "pytest_hermit.durable",
+}
 PURE = ("profile", "results", "gate", "report", "history", "bisect")
 #: Layer -> the package's layers it may import (besides itself and the leaves).
 ALLOWED = {

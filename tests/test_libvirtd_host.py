@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from tests import libvirtd_host
@@ -27,5 +28,12 @@ def test_every_folder_of_the_daemon_is_relocated() -> None:
     }
 
 
-def test_a_free_port_is_on_loopback() -> None:
-    assert 0 < libvirtd_host.free_port() < 65536
+def test_the_free_port_is_on_loopback_and_free_there() -> None:
+    assert libvirtd_host.ADDRESS == "127.0.0.1"
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind((libvirtd_host.ADDRESS, 0))
+        busy.listen()
+        port = libvirtd_host.free_port()
+        assert port != busy.getsockname()[1]
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as daemon:
+            daemon.bind((libvirtd_host.ADDRESS, port))  # what the daemon will do: fails if the port is taken

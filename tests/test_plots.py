@@ -132,12 +132,19 @@ def test_single_boot_and_single_repetition_data_draw_without_error(tmp_path: Pat
         assert_png(path)
 
 
-def test_a_judged_measurement_with_added_boots_wins_over_the_first_one(tmp_path: Path) -> None:
+def test_a_judged_measurement_with_added_boots_is_the_one_drawn(tmp_path: Path) -> None:
+    """The gate added boots while judging: the pictures show all 8 boots, not the 4 the run first measured."""
     first = measurement("kvm", "basic", {"getpid": BASIC["getpid"]}, boots=4)
     more = first.merged(measurement("kvm", "basic", {"getpid": BASIC["getpid"]}, boots=4, seed=9))
     base = measurement("kvm", "basic", {"getpid": BASIC["getpid"]}, seed=3)
-    written = write_plots(tmp_path, [first], [judged(base, more)], lookup_of([base]))
-    assert [p.name for p in written] == ["test_basic-basic-getpid-kvm.png", "test_basic-basic-bars.png"]
+    drawn = write_plots(tmp_path / "run", [first], [judged(base, more)], lookup_of([base]))
+    assert [p.name for p in drawn] == ["test_basic-basic-getpid-kvm.png", "test_basic-basic-bars.png"]
+    # The same pictures drawn from the 8 boots alone, and from the first 4 alone (the wrong ones).
+    right = write_plots(tmp_path / "right", [more], [judged(base, more)], lookup_of([base]))
+    wrong = write_plots(tmp_path / "wrong", [first], [judged(base, first)], lookup_of([base]))
+    for got, want, not_want in zip(drawn, right, wrong, strict=True):
+        assert (imread(got) == imread(want)).all(), f"{got.name} does not show the judged measurement"
+        assert imread(got).shape != imread(not_want).shape or not (imread(got) == imread(not_want)).all()
 
 
 def test_metrics_without_values_and_odd_names_are_handled(tmp_path: Path) -> None:

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -30,8 +34,46 @@ def _host(pytester: pytest.Pytester, name: str) -> dict[str, object]:
     return host
 
 
-def test_exact_gate_through_the_daemon(pytester: pytest.Pytester, loopback_libvirtd: str) -> None:
-    """icount's <qemu:commandline> and pinning work through the daemon: save, the same numbers, a caught slowdown."""
+class _Affinity:
+    """While the run goes on, the CPUs each thread of its QEMU may use: the kernel's word, not libvirt's.
+
+    The last value read counts: QEMU starts paused with every thread on the
+    emulator's CPUs, and libvirt pins the vCPU thread before the guest runs.
+    """
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+        self.threads: dict[str, str] = {}  # thread name -> its last Cpus_allowed_list
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self.done.is_set():
+            for line in hermit_qemu_processes(self.marker):
+                pid = line.split()[0]
+                for task in Path(f"/proc/{pid}/task").glob("*"):
+                    try:
+                        name = (task / "comm").read_text().strip()
+                        status = (task / "status").read_text()
+                    except OSError:
+                        continue  # the thread or the QEMU ended
+                    allowed = re.search(r"^Cpus_allowed_list:\s*(\S+)", status, re.MULTILINE)
+                    if allowed:
+                        self.threads[name] = allowed.group(1)
+            time.sleep(0.05)
+
+    def __enter__(self) -> _Affinity:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join(10)
+
+
+def test_exact_gate_and_cpu_pinning_through_the_daemon(pytester: pytest.Pytester, loopback_libvirtd: str) -> None:
+    """icount's <qemu:commandline> and pinning work through the daemon: QEMU's vCPU thread runs on cpuset and
+    its other threads on emulator_cpuset (read from /proc while it runs); save, the same numbers, a caught slowdown."""
     pytester.makepyfile(test_remote=BASIC)
     last = (os.cpu_count() or 1) - 1
     pytester.makefile(
@@ -41,8 +83,15 @@ def test_exact_gate_through_the_daemon(pytester: pytest.Pytester, loopback_libvi
             f'cpuset = "{last}"\nemulator_cpuset = "0"\n'
         ),
     )
-    saved = run_pytest(pytester, "--hermit-env=far", "--hermit-save=main")
+    with _Affinity(f"guest=hermit-far-{os.getpid()}-") as affinity:
+        saved = run_pytest(pytester, "--hermit-env=far", "--hermit-save=main")
     saved.assert_outcomes(passed=1)
+    # vCPU threads: "CPU 0/TCG", or "ALL CPUs/TCG" when TCG runs every vCPU in one thread (as under icount).
+    vcpus = {name: cpus for name, cpus in affinity.threads.items() if name.endswith(("/TCG", "/KVM"))}
+    others = {name: cpus for name, cpus in affinity.threads.items() if name not in vcpus}
+    assert vcpus and others, f"QEMU's threads were never seen running: {affinity.threads}"
+    assert set(vcpus.values()) == {str(last)}, f"vCPU threads not on CPU {last}: {vcpus}"
+    assert set(others.values()) == {"0"}, f"emulator threads not on CPU 0: {others}"
     host = _host(pytester, "main")
     # Remote: the CPU comes from libvirt's capabilities, the kernel cannot be seen.
     assert host["cpu_model"] not in ("", "unknown")

@@ -8,15 +8,23 @@ only the plugin's fixtures and the built guest (dom0 has no compiler).
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 pytestmark = [pytest.mark.vm, pytest.mark.hermit(envs=["hvm", "pvh"])]
 
+#: Set by the lab's own init (xenlab/init), which the plugin's probe does not read: the probe
+#: finds out from the firmware vendor (DMI) that this Xen host runs inside QEMU.
+IN_THE_LAB = os.environ.get("HERMIT_XENLAB") == "1"
 
-def test_hello(hermit_run, hermit_env):
+
+def test_hello_runs_under_xen_and_in_the_lab_is_labelled_emulated(hermit_run):
     m = hermit_run("hello", boots=1, reps=1)
     assert m.hypervisor == "XenVMMXenVMM"
-    assert m.emulated == hermit_env.emulated
+    if IN_THE_LAB:
+        # Xen under QEMU TCG: its numbers prove function, not speed, and must say so.
+        assert m.emulated, "a measurement of Xen inside the QEMU lab is not labelled emulated"
     assert m["boot_time_guest"].median > 0
     assert m["boot_time_host"].median > 0
 

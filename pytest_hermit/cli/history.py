@@ -29,6 +29,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import pytest_hermit.durable as durable
 from pytest_hermit.argtypes import percent_or_zero, positive_int
 from pytest_hermit.cli.common import Out
 from pytest_hermit.errors import HermitError
@@ -159,10 +160,7 @@ def _prune(args: argparse.Namespace, out: Out) -> int:
 
 def _write_markdown(path: Path, text: str) -> list[str]:
     """Write the Markdown (and append it to the CI step summary); lines saying where it went."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    durable.replace(path, text)
     notes = [f"Markdown history in {path}"]
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:

@@ -36,21 +36,21 @@ returning a reason or ``None``) except :func:`load`, :func:`load_named`,
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest_hermit.durable as durable
 from pytest_hermit.errors import HermitError
 from pytest_hermit.gate.hygiene import HostState
 from pytest_hermit.profile.profile import FunctionProfile, ProfileError
+from pytest_hermit.results.fields import Fields
 from pytest_hermit.results.measurement import CODE_CHANGE_KEYS, identity_from_cmdline
 from pytest_hermit.results.samples import Direction, Samples
 
@@ -314,127 +314,81 @@ def to_document(baseline: Baseline) -> dict[str, Any]:
     return document
 
 
-class _Reader:
-    """Typed access to a JSON document, raising :class:`BaselineError` with the place."""
-
-    def __init__(self, source: Path | str) -> None:
-        self.source = source
-
-    def fail(self, what: str) -> BaselineError:
-        return BaselineError(self.source, what)
-
-    def obj(self, value: object, where: str) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(f"{where} must be an object, found {type(value).__name__}")
-        return value
-
-    def text(self, d: dict[str, Any], key: str, where: str, *, optional: bool = False) -> str:
-        value = d.get(key)
-        if value is None and optional:
-            return ""
-        if not isinstance(value, str):
-            raise self.fail(f"{where}.{key} must be a string, found {value!r}")
-        return value
-
-    def number(self, value: object, where: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(f"{where} must be a number, found {value!r}")
-        return float(value)
-
-
-def _context_from(r: _Reader, d: dict[str, Any], where: str) -> Context:
-    host = r.obj(d.get("host", {}), f"{where}.host")
-    emulated = host.get("emulated", False)
-    if not isinstance(emulated, bool):
-        raise r.fail(f"{where}.host.emulated must be true or false, found {emulated!r}")
+def _context_from(f: Fields) -> Context:
+    host = f.sub("host", default={})
     fingerprint = HostFingerprint(
-        **{k: r.text(host, k, f"{where}.host", optional=True) for k in HostFingerprint().as_dict() if k != "emulated"},
-        emulated=emulated,
+        **{k: host.text(k, missing="") for k in HostFingerprint().as_dict() if k != "emulated"},
+        emulated=host.flag("emulated", missing=False),
     )
-    commit = d.get("git_commit")
-    branch = d.get("git_branch")
-    for key, value in (("git_commit", commit), ("git_branch", branch)):
-        if value is not None and not isinstance(value, str):
-            raise r.fail(f"{where}.{key} must be a string or null, found {value!r}")
-    dirty = d.get("git_dirty")
-    if dirty is not None and not isinstance(dirty, bool):
-        raise r.fail(f"{where}.git_dirty must be true, false or null, found {dirty!r}")
     state = None
-    if d.get("host_state") is not None:
+    if f.d.get("host_state") is not None:
         try:
-            state = HostState.from_dict(r.obj(d["host_state"], f"{where}.host_state"))
+            state = HostState.from_dict(f.sub("host_state").d)
         except ValueError as exc:
-            raise r.fail(f"{where}.host_state.{exc}") from None
+            raise f.fail(f"{f.path('host_state')}.{exc}") from None
     return Context(
-        plugin_version=r.text(d, "plugin_version", where, optional=True),
-        environment=r.obj(d.get("environment", {}), f"{where}.environment"),
+        plugin_version=f.text("plugin_version", missing=""),
+        environment=f.sub("environment", default={}).d,
         host=fingerprint,
-        guest_sha256=r.text(d, "guest_sha256", where, optional=True),
-        guest_cmdline=r.text(d, "guest_cmdline", where, optional=True),
-        git_commit=commit,
-        git_branch=branch,
-        date=r.text(d, "date", where, optional=True),
-        git_dirty=dirty,
+        guest_sha256=f.text("guest_sha256", missing=""),
+        guest_cmdline=f.text("guest_cmdline", missing=""),
+        git_commit=f.text("git_commit", null=True),
+        git_branch=f.text("git_branch", null=True),
+        date=f.text("date", missing=""),
+        git_dirty=f.flag("git_dirty", null=True),
         host_state=state,
     )
 
 
 def from_document(document: object, source: Path | str = "<document>") -> Baseline:
     """A baseline from its JSON-shaped document; :class:`BaselineError` names what is wrong."""
-    r = _Reader(source)
-    doc = r.obj(document, "the document")
-    if doc.get("schema") != SCHEMA:
-        raise r.fail(f"not a pytest-hermit baseline: schema is {doc.get('schema')!r}, expected {SCHEMA!r}")
-    version = doc.get("version")
+
+    def fail(what: str) -> BaselineError:
+        return BaselineError(source, what)
+
+    doc = Fields(document, "", fail)
+    if doc.d.get("schema") != SCHEMA:
+        raise fail(f"not a pytest-hermit baseline: schema is {doc.d.get('schema')!r}, expected {SCHEMA!r}")
+    version = doc.d.get("version")
     if version not in READABLE_VERSIONS or isinstance(version, bool):
-        raise r.fail(
+        raise fail(
             f"unknown baseline version {version!r}; this pytest-hermit reads versions "
             f"{', '.join(map(str, READABLE_VERSIONS))} "
             "(record the baseline again, or use the pytest-hermit that wrote it)"
         )
-    name = r.text(doc, "name", "the document")
-    raw_contexts = r.obj(doc.get("contexts", {}), "contexts")
-    contexts = {k: _context_from(r, r.obj(v, f"contexts.{k}"), f"contexts.{k}") for k, v in raw_contexts.items()}
-    profiles = r.obj(doc.get("profiles", {}), "profiles")
-    raw_entries = doc.get("entries", [])
-    if not isinstance(raw_entries, list):
-        raise r.fail("entries must be a list")
+    name = doc.text("name")
+    raw_contexts = doc.sub("contexts", default={})
+    contexts = {k: _context_from(raw_contexts.sub(k)) for k in raw_contexts.d}
+    profiles = doc.sub("profiles", default={})
     entries = []
-    for i, raw in enumerate(raw_entries):
-        where = f"entries[{i}]"
-        e = r.obj(raw, where)
-        ident = r.text(e, "context", where)
+    for i, raw in enumerate(doc.array("entries", missing=[])):
+        e = Fields(raw, f"entries[{i}]", fail)
+        ident = e.text("context")
         if ident not in contexts:
-            raise r.fail(f"{where}.context refers to unknown context {ident!r}")
-        direction_text = r.text(e, "direction", where)
+            raise fail(f"{e.path('context')} refers to unknown context {ident!r}")
+        direction_text = e.text("direction")
         try:
             direction = Direction(direction_text)
         except ValueError:
-            raise r.fail(f"{where}.direction must be 'lower' or 'higher', found {direction_text!r}") from None
-        per_boot = e.get("per_boot")
-        if not isinstance(per_boot, list) or not all(isinstance(b, list) for b in per_boot):
-            raise r.fail(f"{where}.per_boot must be a list of lists of numbers (boots x repetitions)")
-        values = tuple(
-            tuple(r.number(v, f"{where}.per_boot[{b}][{j}]") for j, v in enumerate(boot))
-            for b, boot in enumerate(per_boot)
-        )
-        samples = Samples(r.text(e, "metric", where), r.text(e, "unit", where), values, direction)
+            raise fail(f"{e.path('direction')} must be 'lower' or 'higher', found {direction_text!r}") from None
+        values = e.numbers("per_boot", empty_rows=True)
+        samples = Samples(e.text("metric"), e.text("unit"), values, direction)
         # version 1 has no run: Entry derives it from the context's command line
-        run = r.text(e, "run", where) if version >= 2 else ""
+        run = e.text("run") if version >= 2 else ""
         profile = None
-        if e.get("profile") is not None:
-            profile_id = r.text(e, "profile", where)
-            if profile_id not in profiles:
-                raise r.fail(f"{where}.profile refers to unknown profile {profile_id!r}")
+        if e.d.get("profile") is not None:
+            profile_id = e.text("profile")
+            if profile_id not in profiles.d:
+                raise fail(f"{e.path('profile')} refers to unknown profile {profile_id!r}")
             try:
-                profile = FunctionProfile.decode(profiles[profile_id], f"profiles.{profile_id}")
+                profile = FunctionProfile.decode(profiles.d[profile_id], profiles.path(profile_id))
             except ProfileError as exc:
-                raise r.fail(str(exc)) from None
-        entries.append(Entry(r.text(e, "test", where), r.text(e, "env", where), samples, contexts[ident], run, profile))
+                raise fail(str(exc)) from None
+        entries.append(Entry(e.text("test"), e.text("env"), samples, contexts[ident], run, profile))
     keys = [en.key for en in entries]
     if len(set(keys)) != len(keys):
         dup = next(k for k in keys if keys.count(k) > 1)
-        raise r.fail(f"duplicate entry for test {dup[0]!r}, environment {dup[1]!r}, run {dup[2]!r}, metric {dup[3]!r}")
+        raise fail(f"duplicate entry for test {dup[0]!r}, environment {dup[1]!r}, run {dup[2]!r}, metric {dup[3]!r}")
     return Baseline.of(name, entries)
 
 
@@ -490,47 +444,6 @@ def _locked(path: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def fsync_dir(directory: Path) -> None:
-    """Make a rename or link in ``directory`` durable (where the file system can)."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError as exc:  # some file systems cannot fsync a directory
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
-            raise
-    finally:
-        os.close(fd)
-
-
-def write_durable_temp(directory: Path, prefix: str, text: str) -> Path:
-    """``text`` in a new hidden file of ``directory``, on disk (fsynced), readable by all; its path.
-
-    The caller moves it into place (rename or link) and removes it on failure.
-    """
-    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = write_durable_temp(path.parent, f".{path.name}.", text)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-
-
 def save_merge(path: Path | str, new_entries: Iterable[Entry]) -> Baseline:
     """Merge ``new_entries`` into the baseline at ``path`` and write it atomically.
 
@@ -548,7 +461,7 @@ def save_merge(path: Path | str, new_entries: Iterable[Entry]) -> Baseline:
         old = load(path) if path.exists() else Baseline(name)
         merged = merge(Baseline(name, old.entries), entries)
         text = json.dumps(to_document(merged), indent=1, allow_nan=False) + "\n"
-        _write_atomically(path, text)
+        durable.replace(path, text)
     return merged
 
 

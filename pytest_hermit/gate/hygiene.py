@@ -9,7 +9,8 @@ context so a reader of two numbers can tell why they differ. It never
 refuses a comparison for it: the fingerprint decides comparability.
 
 Pure: text of /proc and /sys files (or libvirt's numbers) in, a frozen
-:class:`HostState` out. Reading the files is ``vm/hygiene.py``'s job.
+:class:`HostState` out. Reading the files, and each host's one preflight
+in a session, is ``vm/hygiene.py``'s job: host hygiene lives in these two.
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ from pytest_hermit.gate.git import GitState
 from pytest_hermit.gate.judge import Judged
 from pytest_hermit.gate.stats import Comparison
 from pytest_hermit.profile.profile import FunctionProfile, ProfileError
+from pytest_hermit.results.fields import Fields
 from pytest_hermit.results.measurement import Measurement
 from pytest_hermit.results.samples import Direction, Samples
 
@@ -286,66 +287,7 @@ def to_document(record: RunRecord) -> dict[str, Any]:
 # --------------------------------------------------------------------------- from JSON
 
 
-class _Fields:
-    """Typed access to one JSON object, failing with the file and the field's path."""
-
-    def __init__(self, source: Path | str, value: object, where: str) -> None:
-        self.source = source
-        self.where = where
-        if not isinstance(value, dict):
-            raise self.fail(f"{where or 'the document'} must be an object, found {_kind(value)}")
-        self.d: dict[str, Any] = value
-
-    def fail(self, what: str) -> RecordError:
-        return RecordError(self.source, what)
-
-    def path(self, key: str) -> str:
-        return f"{self.where}.{key}" if self.where else key
-
-    def sub(self, key: str) -> _Fields:
-        return _Fields(self.source, self.d.get(key), self.path(key))
-
-    def text(self, key: str, *, null: bool = False) -> Any:
-        value = self.d.get(key)
-        if value is None and null:
-            return None
-        if not isinstance(value, str):
-            raise self.fail(f"{self.path(key)} must be a string{' or null' if null else ''}, found {value!r}")
-        return value
-
-    def flag(self, key: str, *, null: bool = False) -> Any:
-        value = self.d.get(key)
-        if value is None and null:
-            return None
-        if not isinstance(value, bool):
-            raise self.fail(f"{self.path(key)} must be true or false{' or null' if null else ''}, found {value!r}")
-        return value
-
-    def whole(self, key: str, *, null: bool = False) -> Any:
-        value = self.d.get(key)
-        if value is None and null:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(f"{self.path(key)} must be a whole number, found {value!r}")
-        return value
-
-    def number(self, value: object, where: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(f"{where} must be a number, found {value!r}")
-        return float(value)
-
-    def array(self, key: str) -> list[Any]:
-        value = self.d.get(key)
-        if not isinstance(value, list):
-            raise self.fail(f"{self.path(key)} must be a list, found {_kind(value)}")
-        return value
-
-
-def _kind(value: object) -> str:
-    return "nothing" if value is None else type(value).__name__
-
-
-def _verdict_from(f: _Fields) -> RecordedVerdict:
+def _verdict_from(f: Fields) -> RecordedVerdict:
     interval = f.array("interval")
     if len(interval) != 2:
         raise f.fail(f"{f.path('interval')} must hold two numbers (low, high), found {interval!r}")
@@ -362,29 +304,23 @@ def _verdict_from(f: _Fields) -> RecordedVerdict:
     )
 
 
-def _metric_from(f: _Fields, name: str) -> MetricRecord:
+def _metric_from(f: Fields, name: str) -> MetricRecord:
     direction_text = f.text("direction")
     try:
         direction = Direction(direction_text)
     except ValueError:
         raise f.fail(f"{f.path('direction')} must be 'lower' or 'higher', found {direction_text!r}") from None
-    per_boot = f.array("per_boot")
-    boots = []
-    for b, boot in enumerate(per_boot):
-        where = f"{f.path('per_boot')}[{b}]"
-        if not isinstance(boot, list) or not boot:
-            raise f.fail(f"{where} must be a non-empty list of numbers (one boot's repetitions), found {boot!r}")
-        boots.append(tuple(f.number(v, f"{where}[{r}]") for r, v in enumerate(boot)))
+    boots = f.numbers("per_boot")
     verdict = None if f.d.get("verdict") is None else _verdict_from(f.sub("verdict"))
-    return MetricRecord(Samples(name, f.text("unit"), tuple(boots), direction), verdict)
+    return MetricRecord(Samples(name, f.text("unit"), boots, direction), verdict)
 
 
-def _host_from(f: _Fields) -> HostFingerprint:
+def _host_from(f: Fields) -> HostFingerprint:
     fields = {k: f.text(k) for k in HostFingerprint().as_dict() if k != "emulated"}
     return HostFingerprint(**fields, emulated=f.flag("emulated"))
 
 
-def _measurement_from(f: _Fields) -> MeasurementRecord:
+def _measurement_from(f: Fields) -> MeasurementRecord:
     metrics_f = f.sub("metrics")
     metrics = tuple(_metric_from(metrics_f.sub(name), name) for name in metrics_f.d)
     return MeasurementRecord(
@@ -407,7 +343,7 @@ def _measurement_from(f: _Fields) -> MeasurementRecord:
     )
 
 
-def _profile_from(f: _Fields) -> FunctionProfile | None:
+def _profile_from(f: Fields) -> FunctionProfile | None:
     if f.d.get("profile") is None:
         return None
     try:
@@ -418,7 +354,11 @@ def _profile_from(f: _Fields) -> FunctionProfile | None:
 
 def from_document(document: object, source: Path | str = "<document>") -> RunRecord:
     """A record from its JSON-shaped document; :class:`RecordError` names the file and the field that is wrong."""
-    f = _Fields(source, document, "")
+
+    def fail(what: str) -> RecordError:
+        return RecordError(source, what)
+
+    f = Fields(document, "", fail)
     if f.d.get("schema") != SCHEMA:
         raise f.fail(
             f"not a pytest-hermit history record: schema is {f.d.get('schema')!r}, expected {SCHEMA!r} "
@@ -436,7 +376,7 @@ def from_document(document: object, source: Path | str = "<document>") -> RunRec
     except ValueError:
         raise f.fail(f"date must be an ISO 8601 date and time with a time zone, found {date!r}") from None
     measurements = tuple(
-        _measurement_from(_Fields(source, m, f"measurements[{i}]")) for i, m in enumerate(f.array("measurements"))
+        _measurement_from(Fields(m, f"measurements[{i}]", fail)) for i, m in enumerate(f.array("measurements"))
     )
     return RunRecord(
         run_id=f.text("run_id"),

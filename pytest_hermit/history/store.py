@@ -7,9 +7,10 @@ then never touch the same file, so nothing needs a lock, no writer can
 lose another's record, and a history kept in a git branch or a CI cache
 merges by adding files.
 
-Writing a record: the text goes to a temporary file in the directory (a
-dot name, which readers skip), is fsynced, then hard-linked to its final
-name ``<UTC date>-<short commit>-<random>.json``: ``link`` fails instead of
+Writing a record (:func:`pytest_hermit.durable.create_new`): the text goes
+to a temporary file in the directory (a dot name, which readers skip), is
+fsynced, then hard-linked to its final name
+``<UTC date>-<short commit>-<random>.json``: ``link`` fails instead of
 replacing when the name exists, so a record is never overwritten (another
 random part is drawn then). Readers see a whole record or none.
 """
@@ -19,14 +20,13 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import json
-import os
 import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_hermit.gate.baselines import fsync_dir, write_durable_temp
+import pytest_hermit.durable as durable
 from pytest_hermit.history.records import RecordError, RunRecord, parse, to_document
 
 __all__ = ["DEFAULT_DIR", "Loaded", "append", "load_all", "prune_plan", "record_name", "remove"]
@@ -36,8 +36,6 @@ DEFAULT_DIR = ".hermit/history"
 
 #: Names this module writes; only these are ever pruned.
 _NAME = re.compile(r"\d{8}T\d{6}Z-[0-9a-z]+-[0-9a-f]{16}\.json")
-#: errno values of file systems that have no hard links: the record is renamed into place instead.
-_NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS}
 
 
 def record_name(record: RunRecord, random_part: str | None = None) -> str:
@@ -54,30 +52,8 @@ def append(directory: Path, record: RunRecord) -> Path:
     OSError when the directory cannot be created or written; nothing is
     left behind then but what was there before.
     """
-    directory.mkdir(parents=True, exist_ok=True)
     text = json.dumps(to_document(record), indent=1, allow_nan=False) + "\n"
-    tmp = write_durable_temp(directory, ".record-", text)
-    try:
-        while True:
-            path = directory / record_name(record)
-            try:
-                os.link(tmp, path)
-                break
-            except FileExistsError:
-                continue  # 64 random bits met their twin: draw again
-            except OSError as exc:
-                if exc.errno not in _NO_LINKS:
-                    raise
-                # No hard links here: a rename cannot refuse to replace, but the
-                # name is new by 64 random bits and was checked just now.
-                if path.exists():
-                    continue
-                os.rename(tmp, path)
-                break
-    finally:
-        tmp.unlink(missing_ok=True)
-    fsync_dir(directory)
-    return path
+    return durable.create_new(directory, lambda: record_name(record), text, prefix=".record-")
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,13 @@ handful, each made once (about a second).
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
+import pytest_hermit.durable as durable
 from pytest_hermit.errors import EnvironmentUnavailable, RunError
 
 _SAFE_WORD = re.compile(r"[A-Za-z0-9_=:,./+@%-]+")
@@ -81,5 +81,5 @@ def iso_for(kernel: Path, initrd: Path | None, cmdline: str, cache: Path, guest_
         proc = subprocess.run([tool, "-o", str(partial), str(tree)], capture_output=True, text=True, check=False)
         if proc.returncode != 0 or not partial.is_file():
             raise RunError(f"grub-mkrescue could not make an ISO for {kernel}: {proc.stderr.strip()[-500:]}")
-        os.replace(partial, target)  # atomic: a concurrent session sees the whole ISO or none
+        durable.move_into_place(partial, target)  # a concurrent session sees the whole ISO or none
     return target
