@@ -18,8 +18,8 @@ from pytest_hermit.bisect.search import (
     Probe,
     bisect,
     left,
+    marked,
     next_step,
-    record,
     start,
     steps_left,
 )
@@ -70,7 +70,7 @@ def test_every_culprit_is_found_in_about_log2_n_probes(n: int) -> None:
 def test_bad_is_judged_first_then_the_middle() -> None:
     search = start(GOOD, commits(7))
     assert next_step(search) == Probe("c6")
-    search = record(search, "c6", Mark.BAD)
+    search = marked(search, "c6", Mark.BAD)
     assert next_step(search) == Probe("c2")  # c0..c5 to judge before BAD: the older of the two middles
     assert (left(search), steps_left(search)) == (6, 3)
 
@@ -140,11 +140,11 @@ def test_every_skip_pattern_gives_the_smallest_range_the_verdicts_allow(n: int) 
 
 def test_a_skipped_middle_moves_the_search_to_a_neighbour() -> None:
     candidates = commits(9)
-    search = record(start(GOOD, candidates), "c8", Mark.BAD)
+    search = marked(start(GOOD, candidates), "c8", Mark.BAD)
     assert next_step(search) == Probe("c3")  # c0..c7 to judge: c3 and c4 are the middles, the older wins
-    search = record(search, "c3", Mark.SKIP)
+    search = marked(search, "c3", Mark.SKIP)
     assert next_step(search) == Probe("c4")  # c0 c1 c2 c4 c5 c6 c7
-    search = record(search, "c4", Mark.SKIP)
+    search = marked(search, "c4", Mark.SKIP)
     assert next_step(search) == Probe("c2")  # c0 c1 c2 c5 c6 c7
     assert (left(search), steps_left(search)) == (6, 3)
 
@@ -158,6 +158,6 @@ def test_misuse_is_an_error_that_says_what() -> None:
         start(GOOD, ("a", GOOD))
     search = start(GOOD, commits(3))
     with pytest.raises(ValueError, match="x is not a candidate"):
-        record(search, "x", Mark.BAD)
+        marked(search, "x", Mark.BAD)
     with pytest.raises(ValueError, match="already judged bad"):
-        record(record(search, "c2", Mark.BAD), "c2", Mark.GOOD)
+        marked(marked(search, "c2", Mark.BAD), "c2", Mark.GOOD)

@@ -13,7 +13,7 @@ from pytest_hermit.gate import baselines as bl
 from pytest_hermit.gate import stats
 from pytest_hermit.gate.git import GitState, git_info
 from pytest_hermit.gate.judge import Gate, GateSettings, Regression
-from pytest_hermit.outcomes import Kind, classify
+from pytest_hermit.plugin.outcomes import Kind, classify
 from pytest_hermit.results.measurement import Measurement
 from pytest_hermit.results.samples import Samples
 
@@ -103,7 +103,7 @@ def test_save_after_a_comparison_keeps_only_measurements_that_passed(tmp_path: P
     reference = Samples.of("getpid", "cycles", boots(rng, 12, 100.0, 0.03))
     gate = Gate(GateSettings(save="main", compare="main", baseline_dir=tmp_path))
     slow = measurement(boots(rng, 12, 130.0, 0.03))
-    gate.record(slow, _context(), gate.judge_pairs(slow, lambda m: [(reference, m["getpid"])], _never))
+    gate.keep(slow, _context(), gate.judge_pairs(slow, lambda m: [(reference, m["getpid"])], _never))
     assert gate.save() is None  # nothing to save: the file is not even written
     assert not (tmp_path / "main.json").exists()
     lines = gate.withheld_lines()
@@ -112,14 +112,14 @@ def test_save_after_a_comparison_keeps_only_measurements_that_passed(tmp_path: P
     assert "--hermit-save=main and without --hermit-compare" in lines[-1]
 
     same = measurement(boots(rng, 12, 100.0, 0.03))
-    gate.record(same, _context(), gate.judge_pairs(same, lambda m: [(reference, m["getpid"])], _never))
+    gate.keep(same, _context(), gate.judge_pairs(same, lambda m: [(reference, m["getpid"])], _never))
     assert gate.save() == tmp_path / "main.json"
     assert len(bl.load(tmp_path / "main.json")) == 1
 
 
 def test_without_a_comparison_every_measurement_is_saved(tmp_path: Path) -> None:
     gate = Gate(GateSettings(save="main", baseline_dir=tmp_path))
-    gate.record(measurement([[130.0, 131.0], [129.0, 130.0]]), _context())
+    gate.keep(measurement([[130.0, 131.0], [129.0, 130.0]]), _context())
     assert gate.save() is not None and not gate.withheld_lines()
 
 
@@ -135,7 +135,7 @@ def test_two_runs_in_one_test_are_judged_saved_and_reported_separately(tmp_path:
     large = replace(measurement(boots(rng, 8, 400.0, 0.03)), test_id=test, run="basic iters=4000")
     saver = Gate(GateSettings(save="main", baseline_dir=tmp_path))
     for m in (small, large):
-        saver.record(m, _context())
+        saver.keep(m, _context())
     saver.save()
     assert len(bl.load(tmp_path / "main.json")) == 2
 

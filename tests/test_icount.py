@@ -8,7 +8,7 @@ import pytest
 
 from pytest_hermit.errors import ConfigError
 from pytest_hermit.gate import baselines as bl
-from pytest_hermit.options import parse_tolerances
+from pytest_hermit.plugin.options import parse_tolerances
 from pytest_hermit.vm.domxml import QEMU_NS
 from pytest_hermit.vm.environments import BUILTIN, user_environment
 from pytest_hermit.vm.probes import ICOUNT_NOTE, icount_problem

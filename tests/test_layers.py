@@ -11,7 +11,7 @@ Bottom to top (docs/design.md, "Layers"):
   and leaves;
 * ``vm`` (libvirt, QEMU, one boot, B x R runs) imports ``results``, ``gate``, ``profile`` and leaves;
 * ``bisect`` (the bisection's search, the verdicts of an A/B report) imports ``results`` and leaves;
-* the pytest glue (plugin, options, fixtures, session, ...) and ``cli`` sit on top.
+* the pytest-facing layer (``plugin``: hooks, options, fixtures, session, ...) and ``cli`` sit on top.
 
 The pure layers (``profile``, ``results``, ``gate``, ``report``, ``history``, ``bisect``) never import ``vm``,
 libvirt, pexpect or pytest, so they run and are tested on plain data without a VM.
@@ -118,7 +118,7 @@ def test_every_module_imports_only_its_own_layer_and_those_below(path: Path) -> 
         "from pytest_hermit import vm",
         "import libvirt",
         "from pytest_hermit.report.tables import Table",
-        "from pytest_hermit.session import HermitSession",
+        "from pytest_hermit.plugin.session import HermitSession",
     ],
 )
 def test_the_check_catches_gate_stats_reaching_up_or_for_the_vm(line: str) -> None:
@@ -132,3 +132,9 @@ def test_every_subpackage_says_its_job_and_what_it_may_import() -> None:
     for init in PACKAGE.glob("*/__init__.py"):
         doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
         assert doc and "import" in doc.splitlines()[0], init
+
+
+def test_the_package_root_holds_the_public_api_and_the_leaves_only() -> None:
+    """The pytest-facing glue lives in ``plugin/``, the command in ``cli/``: nothing loose at the root."""
+    loose = {f"pytest_hermit.{p.stem}" for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
+    assert loose == LEAVES, f"modules at the package root that are not leaves: {sorted(loose - LEAVES)}"

@@ -9,7 +9,7 @@ import pytest
 from pytest_hermit.errors import BootTimeout, ConfigError, EnvironmentUnavailable, NotComparable
 from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_OUTPUT, EXIT_REFUSED, EXIT_USAGE
 from pytest_hermit.gate.judge import Regression
-from pytest_hermit.outcomes import Kind, Tally, classify, describe
+from pytest_hermit.plugin.outcomes import Kind, Tally, classify, describe
 from tests.conftest import run_pytest
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_hermit.argtypes import percent, verdict_set
 from pytest_hermit.errors import ConfigError, HermitDeprecationWarning
 from pytest_hermit.gate.judge import Tolerances
 from pytest_hermit.gate.stats import Verdict
-from pytest_hermit.options import parse_tolerances
+from pytest_hermit.plugin.argtypes import percent, verdict_set
+from pytest_hermit.plugin.options import parse_tolerances
 from pytest_hermit.vm.environments import BUILTIN, load_registry, select
 from pytest_hermit.vm.probes import cpu_has_hw_virt, nested_in_emulator
 from tests.conftest import run_pytest

@@ -18,7 +18,7 @@ def test_a_later_measurement_never_takes_an_earlier_ones_context(pytester: pytes
         """
         from pytest_hermit.results.measurement import Measurement
         from pytest_hermit.results.samples import Samples
-        from pytest_hermit.session import session_of
+        from pytest_hermit.plugin.session import session_of
 
         def one(test, cmdline):
             s = Samples("getpid", "cycles", ((15.0,), (15.0,)))
@@ -49,7 +49,7 @@ def test_a_history_record_keeps_the_emulated_flag_of_the_environment_its_test_ra
         from dataclasses import replace
         from pytest_hermit.results.measurement import Measurement
         from pytest_hermit.results.samples import Samples
-        from pytest_hermit.session import session_of
+        from pytest_hermit.plugin.session import session_of
 
         def test_flag(request, hermit_env):
             session = session_of(request.config)

@@ -10,9 +10,9 @@ from typing import Any, cast
 import numpy as np
 import pytest
 
-from pytest_hermit import call
 from pytest_hermit.gate.judge import Gate, GateSettings
 from pytest_hermit.gate.stats import Verdict
+from pytest_hermit.plugin import call
 from pytest_hermit.results.measurement import Measurement
 from pytest_hermit.results.samples import Samples
 from pytest_hermit.vm.runner import RunRequest

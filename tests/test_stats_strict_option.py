@@ -7,7 +7,7 @@ import pytest
 
 from pytest_hermit.gate import stats
 from pytest_hermit.gate.judge import Gate, GateSettings
-from pytest_hermit.options import Settings
+from pytest_hermit.plugin.options import Settings
 from pytest_hermit.results.measurement import Measurement
 from pytest_hermit.results.samples import Samples
 from tests.test_stats import draw

@@ -10,10 +10,10 @@ import pytest
 from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_OUTPUT, EXIT_REFUSED
 from pytest_hermit.gate import stats
 from pytest_hermit.gate.judge import Judged
+from pytest_hermit.plugin.workers import progress_line
 from pytest_hermit.report.formats import read_results, results_json
 from pytest_hermit.results.measurement import Measurement
 from pytest_hermit.results.samples import Samples
-from pytest_hermit.workers import progress_line
 from tests.conftest import REPO, run_pytest
 
 pytest.importorskip("xdist")
@@ -150,7 +150,7 @@ def test_workers_on_other_machines_are_refused(pytester: pytest.Pytester) -> Non
 SEED = """
 from pathlib import Path
 
-from pytest_hermit.session import session_of
+from pytest_hermit.plugin.session import session_of
 
 def test_seed_a(request):
     Path(f"seed-{request.node.name}").write_text(str(session_of(request.config).settings.ab_seed))
@@ -172,7 +172,7 @@ def test_every_worker_uses_the_a_b_seed_the_header_shows(pytester: pytest.Pytest
 
 
 def test_each_hosts_preflight_line_is_kept_once_whatever_load_each_worker_read() -> None:
-    from pytest_hermit.workers import _note_key
+    from pytest_hermit.plugin.workers import _note_key
 
     first = "hermit: host qemu:///embed: load 0.93 on 2 CPUs, SMT off"
     second = "hermit: host qemu:///embed: load 0.89 on 2 CPUs, SMT off"

@@ -94,7 +94,7 @@ def start(good: str, candidates: tuple[str, ...]) -> Search:
     return Search(good, candidates, (None,) * len(candidates))
 
 
-def record(search: Search, commit: str, mark: Mark) -> Search:
+def marked(search: Search, commit: str, mark: Mark) -> Search:
     """The search after ``commit`` was judged ``mark``."""
     try:
         i = search.candidates.index(commit)
@@ -157,4 +157,4 @@ def bisect(search: Search, judge: Callable[[str], Mark]) -> tuple[Outcome, Searc
         step = next_step(search)
         if not isinstance(step, Probe):
             return step, search
-        search = record(search, step.commit, judge(step.commit))
+        search = marked(search, step.commit, judge(step.commit))

@@ -16,14 +16,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from pytest_hermit.argtypes import baseline_name, confidence, percent_or_zero
 from pytest_hermit.cli.common import Out, dir_arg, run_words
 from pytest_hermit.exitcodes import EXIT_OK, EXIT_REFUSED, EXIT_REGRESSION
 from pytest_hermit.gate import baselines as bl
 from pytest_hermit.gate import stats
 from pytest_hermit.gate.judge import Tolerances, judge_family, untimeable
-from pytest_hermit.options import parse_tolerances
-from pytest_hermit.pyproject import tool_hermit
+from pytest_hermit.plugin.argtypes import baseline_name, confidence, percent_or_zero
+from pytest_hermit.plugin.options import parse_tolerances
+from pytest_hermit.plugin.pyproject import tool_hermit
 from pytest_hermit.report.tables import Row, Table
 from pytest_hermit.results import numbers as fmt
 from pytest_hermit.results.samples import Samples

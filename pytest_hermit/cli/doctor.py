@@ -27,7 +27,7 @@ from pytest_hermit._shipped import shipped
 from pytest_hermit.cli.common import Out
 from pytest_hermit.errors import ConfigError, EnvironmentUnavailable
 from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_OK, EXIT_REFUSED
-from pytest_hermit.pyproject import tool_hermit
+from pytest_hermit.plugin.pyproject import tool_hermit
 from pytest_hermit.vm import iso, profiler
 from pytest_hermit.vm.connections import Connections
 from pytest_hermit.vm.environments import Environment, load_registry

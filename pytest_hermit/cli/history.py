@@ -30,7 +30,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest_hermit.durable as durable
-from pytest_hermit.argtypes import percent_or_zero, positive_int
 from pytest_hermit.cli.common import Out
 from pytest_hermit.errors import HermitError
 from pytest_hermit.exitcodes import EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED
@@ -38,6 +37,7 @@ from pytest_hermit.history import changepoints, store
 from pytest_hermit.history.commits import read_log
 from pytest_hermit.history.series import Filters, build_history
 from pytest_hermit.history.summary import Analysed, analyse, render
+from pytest_hermit.plugin.argtypes import percent_or_zero, positive_int
 
 HELP = "show the history of --hermit-history records: series in commit order and their change points"
 PRUNE_HELP = "remove old history records (--keep-last N and/or --before DATE); nothing else removes any"

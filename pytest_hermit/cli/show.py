@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from collections import defaultdict
 
-from pytest_hermit.argtypes import baseline_name
 from pytest_hermit.cli.common import Out, dir_arg, dirty, run_words
 from pytest_hermit.exitcodes import EXIT_OK
 from pytest_hermit.gate import baselines as bl
 from pytest_hermit.gate import stats
+from pytest_hermit.plugin.argtypes import baseline_name
 from pytest_hermit.report.tables import Row, Table
 
 HELP = "show the samples and context of a baseline"

@@ -3,7 +3,7 @@
 Pure pieces (tolerances, verdict selection) are plain functions; the Gate
 object holds the session's baseline and what it will save, and does the file
 I/O through ``baselines``. Parsing the tolerance options is the options'
-job (``pytest_hermit.options``), the host fingerprint the probes'
+job (``pytest_hermit.plugin.options``), the host fingerprint the probes'
 (``pytest_hermit.vm.fingerprint``).
 """
 
@@ -435,7 +435,7 @@ class Gate:
                 return judged.references.get(metric)
         return None
 
-    def record(self, measurement: Measurement, context: bl.Context, judged: Judged | None = None) -> None:
+    def keep(self, measurement: Measurement, context: bl.Context, judged: Judged | None = None) -> None:
         """Queue a measurement for --hermit-save, unless its comparison failed.
 
         After a comparison only a measurement whose verdicts all passed is

@@ -1,7 +1,7 @@
 """Run reports: Markdown for people, JSON for tools, pytest-benchmark's and github-action-benchmark's formats.
 
 Pure functions from measurements and comparisons to text or JSON-shaped
-dicts; ``pytest_hermit.outputs`` writes the files at the end of a run.
+dicts; ``pytest_hermit.plugin.outputs`` writes the files at the end of a run.
 """
 
 from __future__ import annotations

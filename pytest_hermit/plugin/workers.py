@@ -36,9 +36,9 @@ from pytest_hermit.gate import baselines as bl
 from pytest_hermit.gate.judge import Withheld
 from pytest_hermit.history import records
 from pytest_hermit.history.records import MeasurementRecord
-from pytest_hermit.recording import record_of
+from pytest_hermit.plugin.recording import record_of
+from pytest_hermit.plugin.session import HermitSession
 from pytest_hermit.report.formats import read_results, results_json, samples_document, samples_from_document
-from pytest_hermit.session import HermitSession
 from pytest_hermit.vm.hygiene import HOST_NOTE_PREFIX
 
 #: Key of the worker's part in ``workeroutput`` (pytest-xdist's own keys sit beside it).

@@ -14,6 +14,7 @@ from typing import Any
 import pytest_hermit.durable as durable
 from pytest_hermit._version import __version__
 from pytest_hermit.errors import HermitError
+from pytest_hermit.plugin.session import HermitSession
 from pytest_hermit.report.formats import (
     ACTION_BENCHMARK_FILES,
     action_benchmark_json,
@@ -21,7 +22,6 @@ from pytest_hermit.report.formats import (
     markdown,
     results_json,
 )
-from pytest_hermit.session import HermitSession
 
 
 def run_context(session: HermitSession) -> dict[str, Any]:

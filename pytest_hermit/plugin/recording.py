@@ -5,7 +5,7 @@ measurement's context), hands the record to :mod:`pytest_hermit.history.store`,
 and leaves a line for the terminal summary in ``session.notes``. Under
 pytest-xdist each worker builds the measurements of its part (only it knows
 its host) and the controller appends them as one record of the run
-(:mod:`pytest_hermit.workers`).
+(:mod:`pytest_hermit.plugin.workers`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import uuid
 from pytest_hermit._version import __version__
 from pytest_hermit.history import store
 from pytest_hermit.history.records import MeasurementRecord, RunRecord, build_record
-from pytest_hermit.session import HermitSession
+from pytest_hermit.plugin.session import HermitSession
 
 
 def record_of(session: HermitSession) -> RunRecord:

@@ -13,10 +13,10 @@ import random
 from dataclasses import replace
 
 from pytest_hermit.gate.judge import Judged
-from pytest_hermit.outcomes import classify
+from pytest_hermit.plugin.outcomes import classify
+from pytest_hermit.plugin.session import HermitSession
 from pytest_hermit.results.measurement import Measurement
 from pytest_hermit.results.samples import Samples
-from pytest_hermit.session import HermitSession
 from pytest_hermit.vm.guest import GuestImage
 from pytest_hermit.vm.runner import Progress, RunRequest, run
 
@@ -51,7 +51,7 @@ def measure(session: HermitSession, req: RunRequest, progress: Progress) -> tupl
             raise
         measurement = judged.measurement
     if gate.settings.save:
-        gate.record(measurement, context, judged)
+        gate.keep(measurement, context, judged)
     return measurement, judged
 
 

@@ -17,7 +17,10 @@ from typing import Any, TypeVar
 
 import pytest
 
-from pytest_hermit.argtypes import (
+from pytest_hermit.errors import ConfigError
+from pytest_hermit.gate.judge import DEFAULT_TOLERANCE, GateSettings, Tolerances
+from pytest_hermit.gate.stats import Verdict
+from pytest_hermit.plugin.argtypes import (
     baseline_name,
     env_list,
     percent,
@@ -26,9 +29,6 @@ from pytest_hermit.argtypes import (
     positive_int,
     verdict_set,
 )
-from pytest_hermit.errors import ConfigError
-from pytest_hermit.gate.judge import DEFAULT_TOLERANCE, GateSettings, Tolerances
-from pytest_hermit.gate.stats import Verdict
 from pytest_hermit.vm.environments import Environment
 
 T = TypeVar("T")

@@ -11,12 +11,12 @@ from dataclasses import replace
 
 import pytest
 
-from pytest_hermit import workers
-from pytest_hermit.call import measure
 from pytest_hermit.errors import EnvironmentUnavailable
 from pytest_hermit.gate.judge import Judged
+from pytest_hermit.plugin import workers
+from pytest_hermit.plugin.call import measure
+from pytest_hermit.plugin.session import OUTCOME_KEY, session_of
 from pytest_hermit.results.measurement import Measurement, RunIds
-from pytest_hermit.session import OUTCOME_KEY, session_of
 from pytest_hermit.vm import iso, profiler
 from pytest_hermit.vm.boot import BootRecord
 from pytest_hermit.vm.environments import Environment

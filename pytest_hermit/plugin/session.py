@@ -22,8 +22,8 @@ from pytest_hermit.gate import baselines as bl
 from pytest_hermit.gate.git import GitState, git_info
 from pytest_hermit.gate.hygiene import HostState
 from pytest_hermit.gate.judge import Gate
-from pytest_hermit.options import Settings
-from pytest_hermit.pyproject import tool_hermit
+from pytest_hermit.plugin.options import Settings
+from pytest_hermit.plugin.pyproject import tool_hermit
 from pytest_hermit.results.measurement import Measurement
 from pytest_hermit.results.profiles import DEFAULT_PROFILE, GuestProfile, load_profiles
 from pytest_hermit.vm import slowdown

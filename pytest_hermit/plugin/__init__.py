@@ -1,4 +1,11 @@
-"""pytest hooks of pytest-hermit; each delegates to the module that does the work."""
+"""The pytest-facing layer, which may import anything in the package: this module holds the hooks only.
+
+Each hook delegates to the module beside it that does the work: options
+(``options``, ``argtypes``, ``pyproject``), the session's state (``session``),
+the fixtures (``fixtures``), one ``hermit_run`` call (``call``), failure kinds
+(``outcomes``), the end of a run (``outputs``, ``recording``) and
+pytest-xdist (``workers``). The entry point ``pytest11`` names this package.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from pytest_hermit import fixtures, options, outputs, recording, workers
 from pytest_hermit.exitcodes import EXIT_OUTPUT
-from pytest_hermit.outcomes import Tally, classify, describe, kind_named
+from pytest_hermit.plugin import fixtures, options, outputs, recording, workers
+from pytest_hermit.plugin.outcomes import Tally, classify, describe, kind_named
+from pytest_hermit.plugin.session import OUTCOME_KEY, SESSION_KEY, HermitSession
 from pytest_hermit.report.terminal import summary_lines
-from pytest_hermit.session import OUTCOME_KEY, SESSION_KEY, HermitSession
 from pytest_hermit.vm.boot import LiveDomains
 from pytest_hermit.vm.signals import end_on_sigterm
 
