@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pytest_hermit.pyproject import tool_hermit  # noqa: E402
+from pytest_hermit.plugin.pyproject import tool_hermit  # noqa: E402
 from pytest_hermit.results.profile_parser import ProfileParser  # noqa: E402
 from pytest_hermit.results.profiles import GuestProfile, load_profiles  # noqa: E402
 from pytest_hermit.vm.boot import boot, unique_name  # noqa: E402

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pytest_hermit.session import SESSION_KEY
+from pytest_hermit.plugin.session import SESSION_KEY
 
 
 def _order(seed: int, pairs: int) -> list[str]:
