@@ -19,17 +19,19 @@ GATE_TEST = """
 def test_basic(hermit_run):
     hermit_run("basic")
 """
-#: The timed gate's plumbing end to end: save, compare, a statistical verdict. How small a
-#: change it finds is measured in benchmarks/detection.py, not here: with both cores
-#: overloaded, boots spread by ±43% and +30% stayed inconclusive at 40 boots (measured), so
-#: the slowdown here is +100%, and the gate adds boots while undecided. Not certain: with six
-#: jobs on these two cores (load 5-6) it read +58% [-2%..+156%] and, at +400%, +74%
-#: [-16%..+260%], both inconclusive at 20 boots; see the report of issue 16.
+#: The timed gate's plumbing end to end: a timed baseline saved, then compared through the
+#: statistics. Whether it *catches* a slowdown is not certain between two runs minutes apart
+#: on a shared host: with six jobs on these two cores (load 5-6) +100% injected read +58%
+#: [-2%..+156%], inconclusive at 20 boots (issue 16's report). Catching is asserted where it
+#: is certain: interleaved A/B pairs (tests/test_reports_vm.py) and icount (test_icount_vm.py);
+#: how small a change the timed gate finds is measured in benchmarks/detection.py.
 SIZE = ("--hermit-env=qemu", "--hermit-boots=10", "--hermit-reps=5", "--hermit-max-boots=20", "--hermit-timeout=120")
 SLOWDOWN = "inject=getpid:100"
 
 
-def test_save_then_catch_an_injected_slowdown_in_timed_numbers(pytester: pytest.Pytester) -> None:
+def test_a_timed_baseline_is_saved_and_a_slowdown_against_it_judged_by_the_statistics(
+    pytester: pytest.Pytester,
+) -> None:
     pytester.makepyfile(test_user_gate=GATE_TEST)
     saved = run_pytest(pytester, *SIZE, "--hermit-save=main")
     saved.assert_outcomes(passed=1)
@@ -42,8 +44,19 @@ def test_save_then_catch_an_injected_slowdown_in_timed_numbers(pytester: pytest.
     assert context["host"]["hypervisor_signature"] == "TCGTCGTCGTCG"
     assert len(context["guest_sha256"]) == 64
 
-    slow = run_pytest(pytester, *SIZE, "--hermit-compare=main", f"--hermit-cmdline={SLOWDOWN}")
-    assert_getpid_regressed(slow)
+    slow = run_pytest(
+        pytester, *SIZE, "--hermit-compare=main", f"--hermit-cmdline={SLOWDOWN}", "--hermit-json=slow.json"
+    )
+    (run,) = json.loads((pytester.path / "slow.json").read_text())["runs"]
+    getpid = run["metrics"]["getpid"]["comparison"]
+    assert getpid["method"] == "bootstrap", "timed numbers are judged by the statistics, never exactly"
+    # Twice the work per getpid: never read as unchanged or faster, whatever the host's load.
+    assert getpid["verdict"] in ("regression", "inconclusive") and getpid["change"] > 0.05, getpid
+    assert 10 <= run["boots"] <= 20
+    if getpid["verdict"] == "regression":
+        assert_getpid_regressed(slow)
+    else:
+        slow.assert_outcomes(passed=1)
 
 
 #: Where "unchanged" is certain: icount counts instructions, and the reference guest's are the
