@@ -38,11 +38,11 @@ def test_the_same_numbers_in_every_boot_and_every_run(pytester: pytest.Pytester)
         assert len(values) == 8 and len(set(values)) == 1, (metric, values)
 
 
-def test_one_boot_catches_two_percent_and_nothing_else(pytester: pytest.Pytester) -> None:
+def test_two_default_boots_catch_two_percent_exactly_and_nothing_else(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_exact=BASIC)
     saved = run_pytest(pytester, "--hermit-env=icount", "--hermit-save=main")
     saved.assert_outcomes(passed=1)
-    saved.stdout.fnmatch_lines(["*icount*1 boots x 1 reps*"])
+    saved.stdout.fnmatch_lines(["*icount*2 boots x 1 reps*"])
 
     same = run_pytest(pytester, "--hermit-env=icount", "--hermit-compare=main")
     same.assert_outcomes(passed=1)
