@@ -43,7 +43,8 @@ pytestmark = pytest.mark.vm
 
 BUILD = "make -C guest"
 IMAGE = "guest/build/refguest.elf"
-TEST = 'def test_basic(hermit_run):\n    hermit_run("basic")\n'
+#: A tenth of the default getpid/sched_yield loop: the same code paths, a tenth of the boot's time.
+TEST = 'def test_basic(hermit_run):\n    hermit_run("basic", cmdline="iters=100000 mallocs=16")\n'
 #: A second test folder whose own pyproject.toml (the rootdir of a pytest started in it) allows getpid 10%.
 GRADUAL = {
     "gradual/pyproject.toml": "[tool.pytest.ini_options]\n\n[tool.hermit.tolerance.icount]\ngetpid = 10\n",

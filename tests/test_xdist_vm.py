@@ -32,15 +32,15 @@ base = "icount"
 TESTS = {
     "test_one": """
 def test_basic(hermit_run):
-    hermit_run("basic")
+    hermit_run("basic", cmdline="iters=100000 mallocs=16")
 
 def test_two_calls(hermit_run):
-    hermit_run("basic")
-    hermit_run("basic")
+    hermit_run("basic", cmdline="iters=100000 mallocs=16")
+    hermit_run("basic", cmdline="iters=100000 mallocs=16")
 """,
     "test_two": """
 def test_other(hermit_run):
-    hermit_run("basic")
+    hermit_run("basic", cmdline="iters=100000 mallocs=16")
 """,
 }
 ENVS = "--hermit-env=icount,icount2"
@@ -141,10 +141,10 @@ def test_gate_verdicts_refusals_and_broken_runs_keep_their_exit_statuses(pyteste
 
 LONG = """
 def test_long_a(hermit_run):
-    hermit_run("basic", boots=30)
+    hermit_run("basic", boots=30, cmdline="iters=100000 mallocs=16")
 
 def test_long_b(hermit_run):
-    hermit_run("basic", boots=30)
+    hermit_run("basic", boots=30, cmdline="iters=100000 mallocs=16")
 """
 
 
