@@ -29,18 +29,20 @@ PYPROJECT = """
 [tool.hermit.environments.icount2]
 base = "icount"
 """
+#: A tenth of the default loops: the same per-call costs, a quarter of the boot's time.
+SMALL = "iters=100000 mallocs=16"
 TESTS = {
-    "test_one": """
+    "test_one": f"""
 def test_basic(hermit_run):
-    hermit_run("basic", cmdline="iters=100000 mallocs=16")
+    hermit_run("basic", cmdline="{SMALL}")
 
 def test_two_calls(hermit_run):
-    hermit_run("basic", cmdline="iters=100000 mallocs=16")
-    hermit_run("basic", cmdline="iters=100000 mallocs=16")
+    hermit_run("basic", cmdline="{SMALL}")
+    hermit_run("basic", cmdline="{SMALL}")
 """,
-    "test_two": """
+    "test_two": f"""
 def test_other(hermit_run):
-    hermit_run("basic", cmdline="iters=100000 mallocs=16")
+    hermit_run("basic", cmdline="{SMALL}")
 """,
 }
 ENVS = "--hermit-env=icount,icount2"
@@ -100,7 +102,7 @@ def test_two_workers_give_a_serial_runs_tables_reports_baseline_and_history(pyte
 
     out = parallel.stdout.str()
     assert _summary(out) == _summary(serial.stdout.str())
-    for title in ("basic — test_one.py::test_basic —", "basic #2 — test_one.py::test_two_calls —"):
+    for title in (f"basic {SMALL} — test_one.py::test_basic —", f"basic {SMALL} #2 — test_one.py::test_two_calls —"):
         assert out.count(title) == 1, out  # one table, the two workers' columns side by side
     parallel.stdout.fnmatch_lines(["*icount (instructions)*icount2 (instructions)*"])
     assert out.count("hermit: saved baseline 'par'") == 1
@@ -139,12 +141,12 @@ def test_gate_verdicts_refusals_and_broken_runs_keep_their_exit_statuses(pyteste
     broken.stdout.fnmatch_lines(["*[[]hermit: broken run[]]*"])
 
 
-LONG = """
+LONG = f"""
 def test_long_a(hermit_run):
-    hermit_run("basic", boots=30, cmdline="iters=100000 mallocs=16")
+    hermit_run("basic", boots=30, cmdline="{SMALL}")
 
 def test_long_b(hermit_run):
-    hermit_run("basic", boots=30, cmdline="iters=100000 mallocs=16")
+    hermit_run("basic", boots=30, cmdline="{SMALL}")
 """
 
 
