@@ -230,10 +230,18 @@ def _destroy(conns: Connections, conn: Any, name: str, exited: bool = False, gra
     try:
         bounded(f"destroy domain {name}", DESTROY_TIMEOUT, destroy)
     except LibvirtStuck:
-        pid = conns.qemu_pid(name)
+        pid = conns.qemu_pid(name) or pid
         if pid is not None and is_qemu_of(pid, name):
             os.kill(pid, signal.SIGKILL)
-        raise
+            raise
+        if pid is not None:
+            reap_if_adopted_zombie(pid)
+        if not exited or (pid is not None and _alive(pid) and is_qemu_of(pid, name)):
+            raise
+        # The guest ended by itself and its QEMU is gone: no VM runs, only libvirt's bookkeeping
+        # lags (seen about one boot in thirty on a busy host). The boot's results are whole; the
+        # stuck call finishes in its own thread. Failing the boot here would call a finished
+        # measurement broken.
     LiveDomains.discard(name)
 
 
