@@ -74,30 +74,21 @@ def reference_guest() -> Path:
     return REPO / "guest" / "build" / "refguest.elf"
 
 
+def build_multiboot(elf: Path, *sources: Path, flags: tuple[str, ...] = ()) -> Path:
+    """A freestanding 32-bit multiboot kernel linked at 1 MiB from ``sources`` (the test guests nobody here ships)."""
+    common = ["gcc", "-m32", "-static", "-no-pie", "-nostdlib", "-ffreestanding", *flags]
+    link = ["-Wl,-Ttext=0x100000", "-Wl,--build-id=none", "-o", str(elf), *map(str, sources)]
+    subprocess.run([*common, *link], check=True)
+    return elf
+
+
 @pytest.fixture(scope="session")
 def foreign_loader(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Loader kernels that print their initrd like a HermitCore image: one halts, one resets."""
     out = tmp_path_factory.mktemp("foreign")
     kernels = {}
     for end in ("HALT", "RESET"):
-        elf = out / f"loader-{end.lower()}.elf"
-        subprocess.run(
-            [
-                "gcc",
-                "-m32",
-                "-static",
-                "-no-pie",
-                "-nostdlib",
-                "-ffreestanding",
-                f"-DEND_{end}",
-                "-Wl,-Ttext=0x100000",
-                "-Wl,--build-id=none",
-                "-o",
-                str(elf),
-                str(FOREIGN / "loader.S"),
-            ],
-            check=True,
-        )
+        elf = build_multiboot(out / f"loader-{end.lower()}.elf", FOREIGN / "loader.S", flags=(f"-DEND_{end}",))
         kernels[end.lower()] = elf
     return kernels
 

@@ -9,12 +9,11 @@ status 1). Each test here runs the plugin in a project folder of its own.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, run_pytest
+from tests.conftest import REPO, build_multiboot, run_pytest
 
 pytestmark = pytest.mark.vm
 
@@ -49,29 +48,10 @@ def test_timing(hermit_run):
 @pytest.fixture(scope="module")
 def timing_guest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The timing guest, built from fixtures/timing."""
-    elf = tmp_path_factory.mktemp("timing") / "timing.elf"
     source = REPO / "fixtures" / "timing"
-    subprocess.run(
-        [
-            "gcc",
-            "-m32",
-            "-static",
-            "-no-pie",
-            "-nostdlib",
-            "-ffreestanding",
-            "-fno-pic",
-            "-fno-stack-protector",
-            "-O1",
-            "-Wl,-Ttext=0x100000",
-            "-Wl,--build-id=none",
-            "-o",
-            str(elf),
-            str(source / "start.S"),
-            str(source / "timing.c"),
-        ],
-        check=True,
-    )
-    return elf
+    flags = ("-fno-pic", "-fno-stack-protector", "-O1")
+    elf = tmp_path_factory.mktemp("timing") / "timing.elf"
+    return build_multiboot(elf, source / "start.S", source / "timing.c", flags=flags)
 
 
 @pytest.fixture
