@@ -321,3 +321,34 @@ def test_a_missing_kernel_or_unknown_profile_is_a_usage_error(pytester: pytest.P
     result = run_pytest(pytester, "--hermit-env=qemu")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stdout.fnmatch_lines(["*test_marked*@pytest.mark.hermit(guest='timing')*no such file*"])
+
+
+def test_image_b_of_an_ab_run_is_read_with_the_profile_of_the_tests_image_a(pytester: pytest.Pytester) -> None:
+    """A test that names its guest with the marker compares B in that guest's dialect, not the session's."""
+    pytester.makepyprojecttoml(
+        """
+        [tool.hermit.guests.timing]
+        kernel = "timing.elf"
+        cmdline = "{workload}"
+        [[tool.hermit.guests.timing.metrics]]
+        pattern = '^(?P<name>\\w+) (?P<value>[0-9]+)$'
+        unit = "cycles"
+        better = "lower"
+        """
+    )
+    pytester.path.joinpath("timing.elf").write_bytes(b"\x7fELF a")
+    pytester.path.joinpath("b.elf").write_bytes(b"\x7fELF b")
+    pytester.makepyfile(
+        """
+        from pytest_hermit.plugin.session import session_of
+
+        def test_b(request):
+            session = session_of(request.config)
+            assert session.ab_guest_for("timing").profile.name == "timing"
+            assert session.ab_guest_for("timing").command_line("cpuid", 3) == "cpuid"
+            assert session.ab_guest_for(None).profile.name == "reference"
+            assert session.ab_guest_for(None).kernel.name == "b.elf"
+        """
+    )
+    result = run_pytest(pytester, "--hermit-env=icount", "--hermit-ab=b.elf")
+    result.assert_outcomes(passed=1)

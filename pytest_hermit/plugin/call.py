@@ -23,8 +23,9 @@ from pytest_hermit.vm.runner import Progress, RunRequest, run
 
 def measure(session: HermitSession, req: RunRequest, progress: Progress) -> tuple[Measurement, Judged | None]:
     """The measurement (with any boots added while undecided) and its judgement, if any."""
-    if session.ab_guest is not None:
-        return _measure_ab(session, req, session.ab_guest, progress)
+    guest_b = session.ab_guest_for(req.guest.profile.name)
+    if guest_b is not None:
+        return _measure_ab(session, req, guest_b, progress)
     gate = session.gate
     try:
         measurement = run(session.conns, req, progress)

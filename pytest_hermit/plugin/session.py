@@ -106,7 +106,7 @@ class HermitSession:
         #: By (environment, host URI): a pool's hosts are probed one by one.
         self._availability: dict[tuple[str, str], Availability] = {}
         self._guest: GuestImage | None = None
-        self._ab_guest: GuestImage | None = None
+        self._ab_guests: dict[str, GuestImage] = {}
         self.gate = Gate(settings.gate)
         self._hosts: dict[tuple[str, str], bl.HostFingerprint] = {}
         #: Per hermit_run call (test, environment name, run): the environment it ran in, as its
@@ -215,7 +215,7 @@ class HermitSession:
             except ConfigError as exc:
                 return f"{source}: {exc}" if source else str(exc)
         try:
-            _ = self.ab_guest
+            _ = self.ab_guest_for(None)
         except ConfigError as exc:
             return str(exc)
         return None
@@ -371,16 +371,20 @@ class HermitSession:
             return f"A ({self.guest.kernel.name}, interleaved)"
         return self.settings.gate.compare
 
-    @property
-    def ab_guest(self) -> GuestImage | None:
-        """Image B of an A/B run (--hermit-ab), or None."""
+    def ab_guest_for(self, profile: str | None) -> GuestImage | None:
+        """Image B of an A/B run (--hermit-ab) booted with ``profile`` (None: --hermit-guest's), or None.
+
+        B is read by the profile of the test's image A: a test that names its
+        guest with the marker compares B in that guest's dialect.
+        """
         s = self.settings
         if s.ab_kernel is None:
             return None
-        if self._ab_guest is None:
+        name = profile or s.guest or DEFAULT_PROFILE
+        if name not in self._ab_guests:
             cmdline = " ".join(w for w in (s.cmdline, s.ab_cmdline) if w)
-            self._ab_guest = resolve(s.ab_kernel, s.ab_initrd, None, cmdline, self.profiles[s.guest or DEFAULT_PROFILE])
-        return self._ab_guest
+            self._ab_guests[name] = resolve(s.ab_kernel, s.ab_initrd, None, cmdline, self.profiles[name])
+        return self._ab_guests[name]
 
     def close(self) -> None:
         self.conns.close()
