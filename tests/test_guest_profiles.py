@@ -245,6 +245,37 @@ def test_a_prompt_without_a_newline_reaches_the_input_steps(tmp_path: Path) -> N
     assert outcome.consumed == len("boot\nDebian login: root\r\nx 5\n")
 
 
+def test_a_prompt_hidden_from_the_raw_pattern_by_an_escape_is_matched_on_the_visible_line(tmp_path: Path) -> None:
+    """busybox ash prints a cursor query after its prompt: 'hermit# ESC[6n' never matches '# $' raw."""
+    prompt = re.compile("hermit# $")
+    parser = ProfileParser(profile(input=[{"expect": prompt.pattern, "send": "go\n"}]), "x", 1)
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, b"boot\nher")  # the prompt arrives in two pieces, then the guest waits
+    partials: list[str] = []
+
+    def partial(text: str) -> bool:
+        partials.append(text)
+        if text == "her":
+            os.write(write_fd, b"mit# \x1b[6n")
+        return parser.feed_partial(text)
+
+    try:
+        outcome = read_lines(
+            read_fd,
+            tmp_path / "t.log",
+            lambda line: False,
+            timeout=10,
+            started=time.monotonic(),
+            prompt=lambda: parser.expecting,
+            on_partial=lambda text: partial(text) or parser.take_input() == "go\n",
+        )
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+    assert partials == ["her", "hermit# \x1b[6n"]
+    assert not outcome.ended and parser.expecting is None
+
+
 def test_the_serial_log_gives_back_what_the_console_lost(tmp_path: Path) -> None:
     log = tmp_path / "serial.log"
     log.write_bytes(b"cpuid 126344\nvmcall 146696\n")

@@ -83,9 +83,9 @@ class ProfileParser:
         if self.profile.end is not None and self.profile.end.search(line):
             self.ended_by_pattern = True
 
-    def feed_partial(self, text: str) -> None:
-        """Text of a line not ended yet (a prompt): only input steps look at it."""
-        self._prompted(_visible(text))
+    def feed_partial(self, text: str) -> bool:
+        """Text of a line not ended yet (a prompt): only input steps look at it. True when a step answered."""
+        return self._prompted(_visible(text))
 
     def feed_screen(self, chunk: str) -> None:
         """Raw console text in screen mode: the screen is redrawn, then read row by row."""
@@ -160,11 +160,13 @@ class ProfileParser:
     def inputs_left(self) -> bool:
         return self._step < len(self.profile.inputs)
 
-    def _prompted(self, text: str) -> None:
+    def _prompted(self, text: str) -> bool:
         expect = self.expecting
-        if expect is not None and expect.search(text):
-            self._to_send.append(fill(self.profile.inputs[self._step].send, self.workload, self.reps))
-            self._step += 1
+        if expect is None or not expect.search(text):
+            return False
+        self._to_send.append(fill(self.profile.inputs[self._step].send, self.workload, self.reps))
+        self._step += 1
+        return True
 
     def _add(self, name: str, value: float, unit: str, better: Direction, line: str) -> None:
         known = self.units.setdefault(name, unit)

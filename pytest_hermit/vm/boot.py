@@ -413,8 +413,9 @@ def boot(
         def partial(text: str) -> bool:
             nonlocal seen
             assert isinstance(parser, ProfileParser)
-            parser.feed_partial(text[seen:])
-            seen = len(text)
+            # The line so far since the last prompt answered: a prompt may arrive in pieces.
+            if parser.feed_partial(text[seen:]):
+                seen = len(text)
             answer()
             return parser.complete
 

@@ -131,6 +131,11 @@ class ConsoleTimeout(Exception):
     """No end of output before the deadline."""
 
 
+#: How long a console stays quiet before the line so far is shown to an awaited prompt.
+PROMPT_QUIET_S = 0.05
+
+_REST_OF_LINE = re.compile(r"[^\n]+")
+
 #: The end of an escape sequence: in screen mode each one hands the text so far to the reader.
 _ESCAPE_END = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_])")
 
@@ -153,8 +158,10 @@ def read_lines(
     holds what the guest printed even after a crash or a Ctrl-C.
 
     ``prompt`` names what an input step waits for (a prompt ends no line):
-    text up to its match goes to ``on_partial`` at once, and again as the
-    start of its line to ``on_line`` when the line ends. ``raw`` (a screen
+    the line so far goes to ``on_partial`` when the pattern matches the raw
+    text, or when the console has been quiet for :data:`PROMPT_QUIET_S`
+    (the caller matches the visible text), and again to ``on_line`` when
+    the line ends. ``raw`` (a screen
     mirror): ``on_line`` gets the text as it is, newlines and escape
     sequences included, cut after each newline and each escape sequence.
     ``tail_follows``: an unfinished last line at the console's end is not
@@ -179,7 +186,24 @@ def read_lines(
                 patterns.append(_ESCAPE_END)
             elif wanted is not None:
                 patterns.append(wanted)
-            index = child.expect(patterns, timeout=remaining)
+            waiting = wanted is not None and not raw and remaining > PROMPT_QUIET_S
+            index = child.expect(patterns, timeout=PROMPT_QUIET_S if waiting else remaining)
+            if index == 2 and waiting:
+                # A quiet console while a prompt is awaited: the prompt may be there with escape
+                # sequences the raw pattern cannot see through (ash's cursor query after "# ").
+                # The reader matches it on the visible text of the line so far.
+                if child.buffer and on_partial is not None:
+                    child.expect(_REST_OF_LINE, timeout=0)  # takes the buffered text (no newline in it)
+                    piece = str(child.after)
+                    consumed += len(piece)
+                    pending += piece
+                    if first_line is None and pending.strip():
+                        first_line = time.monotonic() - started
+                    if on_partial(pending):
+                        out.write(pending)
+                        out.flush()
+                        return ReadOutcome(False, first_line, count, consumed)
+                continue
             if index == 2:
                 _flush_partial(pending + (child.before or ""), out)
                 raise ConsoleTimeout()
