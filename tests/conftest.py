@@ -29,6 +29,9 @@ FOREIGN = REPO / "fixtures" / "foreign"
 #: pytester moves HOME; the embedded libvirt driver's cache (QEMU capabilities,
 #: seconds to probe) should stay the user's one across inner runs.
 STATE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pytest-hermit"
+#: The basic workload's loops at a tenth of their default: the same code paths and per-call
+#: costs, a quarter of a TCG boot's time. VM tests that need many boots use it.
+SMALL_LOOPS = "iters=100000 mallocs=16"
 
 
 def run_pytest(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:

@@ -35,7 +35,7 @@ import pytest
 
 from pytest_hermit.cli.bisect import EXIT_NOT_SLOWER
 from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_INTERRUPTED, EXIT_OK
-from tests.conftest import REPO, STATE_DIR, cli_process, hermit_cli, hermit_qemu_processes
+from tests.conftest import REPO, SMALL_LOOPS, STATE_DIR, cli_process, hermit_cli, hermit_qemu_processes
 from tests.gitrepo import Repo, assert_no_worktree_left
 
 #: Boots real VMs: `pytest -m 'not vm'` leaves this file out.
@@ -43,8 +43,7 @@ pytestmark = pytest.mark.vm
 
 BUILD = "make -C guest"
 IMAGE = "guest/build/refguest.elf"
-#: A tenth of the default getpid/sched_yield loop: the same code paths, a tenth of the boot's time.
-TEST = 'def test_basic(hermit_run):\n    hermit_run("basic", cmdline="iters=100000 mallocs=16")\n'
+TEST = f'def test_basic(hermit_run):\n    hermit_run("basic", cmdline="{SMALL_LOOPS}")\n'
 #: A second test folder whose own pyproject.toml (the rootdir of a pytest started in it) allows getpid 10%.
 GRADUAL = {
     "gradual/pyproject.toml": "[tool.pytest.ini_options]\n\n[tool.hermit.tolerance.icount]\ngetpid = 10\n",

@@ -11,7 +11,7 @@ import pytest
 from pytest_hermit.exitcodes import EXIT_REFUSED
 from pytest_hermit.gate import baselines as bl
 from pytest_hermit.results.samples import Samples
-from tests.conftest import assert_getpid_regressed, run_pytest
+from tests.conftest import SMALL_LOOPS, assert_getpid_regressed, run_pytest
 
 pytestmark = [pytest.mark.vm, pytest.mark.usefixtures("reference_guest")]
 
@@ -26,8 +26,7 @@ def test_basic(hermit_run):
 #: is certain: interleaved A/B pairs (tests/test_reports_vm.py) and icount (test_icount_vm.py);
 #: how small a change the timed gate finds is measured in benchmarks/detection.py.
 SIZE = ("--hermit-env=qemu", "--hermit-boots=10", "--hermit-reps=5", "--hermit-max-boots=20", "--hermit-timeout=120")
-#: A tenth of the default loops: the same per-call costs, a quarter of the boot's time.
-SMALL = "iters=100000 mallocs=16"
+SMALL = SMALL_LOOPS
 SLOWDOWN = "inject=getpid:100"
 
 

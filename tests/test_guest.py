@@ -16,6 +16,8 @@ from collections.abc import Iterator
 import guest_qemu as gq
 import pytest
 
+from tests.conftest import SMALL_LOOPS
+
 #: Boots real VMs: `pytest -m 'not vm'` leaves this file out.
 pytestmark = pytest.mark.vm
 
@@ -41,7 +43,7 @@ SIGNATURES = {"tcg": "TCGTCGTCGTCG", "kvm": "KVMKVMKVM"}
 
 # Small enough for the instruction-emulated kvm here, still many calls.
 KVM_BASIC = "iters=1000 mallocs=2"
-TCG_BASIC = "iters=100000 mallocs=16"
+TCG_BASIC = SMALL_LOOPS
 
 
 @pytest.fixture(scope="session", autouse=True)

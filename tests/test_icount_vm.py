@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_pytest
+from tests.conftest import SMALL_LOOPS, run_pytest
 
 pytestmark = [pytest.mark.vm, pytest.mark.usefixtures("reference_guest")]
 
-BASIC = """
+BASIC = f"""
 def test_basic(hermit_run):
-    hermit_run("basic")
+    hermit_run("basic", cmdline="{SMALL_LOOPS}")
 """
 METRICS = ("getpid", "sched_yield", "malloc", "first_page_access")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import assert_getpid_regressed, run_pytest
+from tests.conftest import SMALL_LOOPS, assert_getpid_regressed, run_pytest
 from tests.test_action_benchmark import read_custom_tool
 
 pytestmark = [pytest.mark.vm, pytest.mark.usefixtures("reference_guest")]
@@ -82,7 +82,7 @@ def test_ab_same_image_passes_and_slowed_b_fails(pytester: pytest.Pytester, refe
     # +100% here (sensitivity is benchmarks/detection.py's job), and pairs added while undecided.
     common = ("--hermit-env=qemu", "--hermit-boots=10", "--hermit-reps=5", "--hermit-max-boots=20")
     # A tenth of the default loops: the same per-call costs, a quarter of the boot's time.
-    common = (*common, f"--hermit-ab={reference_guest}", "--hermit-cmdline=iters=100000 mallocs=16")
+    common = (*common, f"--hermit-ab={reference_guest}", f"--hermit-cmdline={SMALL_LOOPS}")
     same = run_pytest(pytester, *common, "--hermit-ab-seed=1")
     same.assert_outcomes(passed=1)
     same.stdout.fnmatch_lines(["*A/B run*seed 1*", "*change against baseline 'A (refguest.elf, interleaved)'*"])

@@ -19,7 +19,7 @@ import pytest
 from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_REFUSED
 from pytest_hermit.gate import baselines as bl
 from pytest_hermit.results.samples import Samples
-from tests.conftest import REPO, hermit_qemu_processes, inner_pytest, run_pytest
+from tests.conftest import REPO, SMALL_LOOPS, hermit_qemu_processes, inner_pytest, run_pytest
 
 pytestmark = [pytest.mark.vm, pytest.mark.usefixtures("reference_guest")]
 pytest.importorskip("xdist")
@@ -29,8 +29,7 @@ PYPROJECT = """
 [tool.hermit.environments.icount2]
 base = "icount"
 """
-#: A tenth of the default loops: the same per-call costs, a quarter of the boot's time.
-SMALL = "iters=100000 mallocs=16"
+SMALL = SMALL_LOOPS
 TESTS = {
     "test_one": f"""
 def test_basic(hermit_run):
