@@ -1,4 +1,4 @@
-"""History end to end with real boots (icount, 1 boot x 1 rep): records of runs, and a slowdown found at its commit."""
+"""History end to end with real boots (icount, 2 boots x 1 rep): records of runs, and a slowdown found at its commit."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from pytest_hermit.cli import main
-from tests.conftest import REPO, run_pytest
+from tests.conftest import REPO, SMALL_LOOPS, run_pytest
 
 pytestmark = [pytest.mark.vm, pytest.mark.usefixtures("reference_guest")]
 
-BASIC = """
+BASIC = f"""
 def test_basic(hermit_run):
-    hermit_run("basic")
+    hermit_run("basic", cmdline="{SMALL_LOOPS}")
 """
 METRICS = {"getpid", "sched_yield", "malloc", "first_page_access"}
 
@@ -37,10 +37,10 @@ def test_a_run_appends_one_record_and_a_plain_run_none(pytester: pytest.Pytester
     assert len(doc["run_id"]) == 32 and doc["date"].endswith("+00:00")
     assert {"git_commit", "git_branch", "git_dirty", "plugin_version"} <= doc.keys()
     (m,) = doc["measurements"]
-    assert (m["test"], m["env"], m["run"]) == ("test_exact.py::test_basic[icount]", "icount", "basic")
+    assert (m["test"], m["env"], m["run"]) == ("test_exact.py::test_basic[icount]", "icount", f"basic {SMALL_LOOPS}")
     assert m["counted"] is True
     assert m["environment"]["icount"] is True and m["host"]["qemu_version"]
-    assert len(m["guest_sha256"]) == 64 and m["guest_cmdline"].endswith("workload=basic reps=1")
+    assert len(m["guest_sha256"]) == 64 and m["guest_cmdline"].endswith(f"workload=basic reps=1 {SMALL_LOOPS}")
     assert set(m["metrics"]) == METRICS
     getpid = m["metrics"]["getpid"]
     assert (getpid["unit"], getpid["direction"], getpid["per_boot"]) == ("cycles", "lower", [[15.0], [15.0]])
