@@ -63,7 +63,13 @@ def test_a_timed_baseline_is_saved_and_a_slowdown_against_it_judged_by_the_stati
 #: Where "unchanged" is certain: icount counts instructions, and the reference guest's are the
 #: same in every boot and repetition (a timed "unchanged" at 5% was a false alarm in 5 of 20
 #: runs, docs/benchmarks.md). Two boots x two repetitions: exactness is observed, not assumed.
-EXACT = ("--hermit-env=icount", "--hermit-boots=2", "--hermit-reps=2", "--hermit-timeout=120")
+EXACT = (
+    "--hermit-env=icount",
+    "--hermit-boots=2",
+    "--hermit-reps=2",
+    "--hermit-timeout=120",
+    f"--hermit-cmdline={SMALL}",
+)
 
 
 def test_an_unchanged_guest_compares_unchanged_and_exact_under_icount(pytester: pytest.Pytester) -> None:
@@ -125,11 +131,10 @@ def test_concurrent_saves_lose_nothing(tmp_path: Path) -> None:
 def test_a_regression_is_not_saved_to_the_baseline_it_was_compared_with(pytester: pytest.Pytester) -> None:
     """--hermit-compare=main --hermit-save=main must not move main to the slower numbers."""
     pytester.makepyfile(test_user_gate=GATE_TEST)
-    small = ("--hermit-env=qemu", "--hermit-boots=4", "--hermit-reps=3", "--hermit-timeout=120")
-    run_pytest(pytester, *small, "--hermit-save=main").assert_outcomes(passed=1)
+    run_pytest(pytester, *EXACT, "--hermit-save=main").assert_outcomes(passed=1)
     path = pytester.path / ".hermit" / "baselines" / "main.json"
     # Make the regression certain: the same context (this host, guest, command
-    # line), every number halved, and 12 boots so 4 current boots can decide.
+    # line), every number halved; icount's numbers repeat, so every metric is an exact +100%.
     faster = [
         bl.Entry(
             e.test,
@@ -147,15 +152,13 @@ def test_a_regression_is_not_saved_to_the_baseline_it_was_compared_with(pytester
     bl.save_merge(path, faster)
     before = path.read_bytes()
 
-    result = run_pytest(pytester, *small, "--hermit-compare=main", "--hermit-save=main")
+    result = run_pytest(pytester, *EXACT, "--hermit-compare=main", "--hermit-save=main")
     result.assert_outcomes(failed=1)
     assert result.ret == 1
     result.stdout.fnmatch_lines(
         [
             "*not saved to baseline 'main' (1 measurement(s); their entries stay as they were):",
-            # Every number halved in the baseline: which metrics the 4 timed boots call regressed varies with
-            # the host (a cold run read getpid +62% [-8%..+188%], inconclusive); that one is, and nothing is saved.
-            "*test_user_gate.py::test_basic[[]qemu[]] basic: regression: * regressed (+*",
+            "*test_user_gate.py::test_basic[[]icount[]] basic: regression: getpid regressed (+100.0%*",
             "*run again with --hermit-save=main and without --hermit-compare*",
         ]
     )
@@ -166,22 +169,21 @@ def test_a_regression_is_not_saved_to_the_baseline_it_was_compared_with(pytester
 TWO_RUNS_TEST = """
 def test_sizes(hermit_run):
     hermit_run("basic")
-    hermit_run("basic", cmdline="iters=100000")
+    hermit_run("basic", cmdline="iters=50000")
 """
 
 
 def test_two_runs_in_one_test_keep_their_own_baseline_entries(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user_gate=TWO_RUNS_TEST)
-    small = ("--hermit-env=qemu", "--hermit-boots=3", "--hermit-reps=2", "--hermit-timeout=120")
-    run_pytest(pytester, *small, "--hermit-save=main").assert_outcomes(passed=1)
+    run_pytest(pytester, *EXACT, "--hermit-save=main").assert_outcomes(passed=1)
     baseline = bl.load(pytester.path / ".hermit" / "baselines" / "main.json")
-    assert {e.run for e in baseline} == {"basic", "basic iters=100000"} and len(baseline) == 8
+    assert {e.run for e in baseline} == {"basic", "basic iters=50000"} and len(baseline) == 8
 
-    result = run_pytest(pytester, *small, "--hermit-compare=main", "--hermit-json=r.json", "--junitxml=j.xml")
+    result = run_pytest(pytester, *EXACT, "--hermit-compare=main", "--hermit-json=r.json", "--junitxml=j.xml")
     result.assert_outcomes(passed=1)  # before run identities, the first call was refused (another command line)
     runs = json.loads((pytester.path / "r.json").read_text())["runs"]
-    assert [r["run"] for r in runs] == ["basic", "basic iters=100000"]
+    assert [r["run"] for r in runs] == ["basic", "basic iters=50000"]
     assert all(r["metrics"]["getpid"]["comparison"] is not None for r in runs)
     junit = (pytester.path / "j.xml").read_text()
-    assert 'name="hermit.qemu.basic.getpid.verdict"' in junit
-    assert 'name="hermit.qemu.basic iters=100000.getpid.verdict"' in junit
+    assert 'name="hermit.icount.basic.getpid.verdict"' in junit
+    assert 'name="hermit.icount.basic iters=50000.getpid.verdict"' in junit
