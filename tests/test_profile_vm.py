@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 
 from pytest_hermit.vm.profiler import unavailable
-from tests.conftest import REPO, hermit_cli, run_pytest
+from tests.conftest import REPO, SMALL_LOOPS, hermit_cli, run_pytest
 from tests.gitrepo import Repo
 
 pytestmark = [pytest.mark.vm, pytest.mark.usefixtures("reference_guest")]
 
-BASIC = """
+BASIC = f"""
 def test_basic(hermit_run):
-    hermit_run("basic")
+    hermit_run("basic", cmdline="{SMALL_LOOPS}")
 """
 #: One boot of two repetitions per side: icount is exact, and two equal values show it (one cannot).
 ICOUNT = ("--hermit-env=icount", "--hermit-boots=1", "--hermit-reps=2")
