@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 
 from pytest_hermit.vm.pools import spread
-from tests.conftest import hermit_qemu_processes, run_pytest
+from tests.conftest import SMALL_LOOPS, hermit_qemu_processes, run_pytest
 
 pytestmark = [pytest.mark.vm, pytest.mark.usefixtures("reference_guest")]
 
-BASIC = """
+BASIC = f"""
 def test_basic(hermit_run):
-    hermit_run("basic")
+    hermit_run("basic", cmdline="{SMALL_LOOPS}")
 """
 
 
@@ -147,7 +147,8 @@ def test_a_pool_of_the_daemon_and_the_embedded_driver(pytester: pytest.Pytester,
     """Tests spread over both hosts; a reordered pool still pairs each test with its own host's baseline."""
     hosts = (loopback_libvirtd, "qemu:///embed")
     names = _pool_tests(hosts)
-    pytester.makepyfile(test_pool="".join(f'\ndef {n}(hermit_run):\n    hermit_run("basic")\n' for n in names))
+    call = f'hermit_run("basic", cmdline="{SMALL_LOOPS}")'
+    pytester.makepyfile(test_pool="".join(f"\ndef {n}(hermit_run):\n    {call}\n" for n in names))
 
     def pool(order: tuple[str, str]) -> None:
         listed = ", ".join(f'"{h}"' for h in order)
