@@ -11,13 +11,21 @@ from pathlib import Path
 import pytest
 
 from pytest_hermit.exitcodes import EXIT_BROKEN
-from tests.conftest import FOREIGN, STATE_DIR, hermit_qemu_processes, inner_pytest, run_pytest, wait_for_qemu
+from tests.conftest import (
+    FOREIGN,
+    SMALL_LOOPS,
+    STATE_DIR,
+    hermit_qemu_processes,
+    inner_pytest,
+    run_pytest,
+    wait_for_qemu,
+)
 
 pytestmark = [pytest.mark.vm, pytest.mark.usefixtures("reference_guest")]
 
-USER_TESTS = """
+USER_TESTS = f"""
 def test_basic(hermit_run, hermit_env):
-    small = "iters=200 mallocs=4" if hermit_env.emulated else ""
+    small = "iters=200 mallocs=4" if hermit_env.emulated else "{SMALL_LOOPS}"
     m = hermit_run("basic", boots=2, reps=2, cmdline=small)
     assert m.env == hermit_env.name and m.workload == "basic"
     for metric in ("getpid", "sched_yield", "malloc", "first_page_access"):
