@@ -82,6 +82,15 @@ def test_a_profile_reads_its_keys_with_paths_relative_to_the_pyproject() -> None
         ({"cmdline": "{workload} {boots}"}, "cmdline: '{workload} {boots}' uses {boots}"),
         ({"input": [{"expect": "# "}]}, "input #1: send missing"),
         ({"end": "(unclosed"}, "end: pattern '(unclosed' does not compile"),
+        (
+            {
+                "metrics": [
+                    {"pattern": r"bw (\d+) MB/s", "name": "bw", "unit": "MB/s", "better": "higher"},
+                    {"pattern": r"bw (\d+) s/GB", "name": "bw", "unit": "s/GB", "better": "lower"},
+                ]
+            },
+            "metrics #1 and #2 both read 'bw' but one says MB/s (higher is better), the other s/GB",
+        ),
     ],
 )
 def test_a_bad_profile_is_a_config_error_naming_the_file_and_key(extra: dict[str, object], words: str) -> None:
@@ -99,6 +108,24 @@ def test_a_fixed_name_with_one_group_reads_that_group_scaled() -> None:
     p = profile(metrics=[{"pattern": r"ipi: (\d+) ns", "name": "ipi", "unit": "us", "better": "lower", "scale": 0.001}])
     assert p.required == ("ipi",)
     assert p.metrics[0].read("ipi: 1500 ns") == ("ipi", 1.5)
+
+
+def test_entries_with_one_fixed_name_are_alternative_forms_of_one_required_metric() -> None:
+    """A guest that prints whichever unit fits: one entry per unit, scaled to one, one metric required."""
+    forms = [("MB/s", 1.0), ("GB/s", 1024.0)]
+    metrics = [
+        {"pattern": rf"^L1: (\d+) {unit}$", "name": "L1", "unit": "MB/s", "better": "higher", "scale": scale}
+        for unit, scale in forms
+    ]
+    p = profile(metrics=metrics)
+    assert p.required == ("L1",)
+    parser = ProfileParser(p, "x", 1)
+    feed(parser, "L1: 900 MB/s\nL1: 2 GB/s\n")
+    assert parser.finish(ended=True).metrics == {"L1": ("MB/s", [900.0, 2048.0])}
+    parser = ProfileParser(p, "x", 1)
+    feed(parser, "L2: 5 GB/s\n")
+    with pytest.raises(OutputError, match="without metric\\(s\\) L1 declared"):
+        parser.finish(ended=True)
 
 
 def feed(parser: ProfileParser, text: str) -> None:

@@ -103,7 +103,7 @@ class GuestProfile:
     @property
     def required(self) -> tuple[str, ...]:
         """Metrics that must appear in every boot: those declared with a fixed name."""
-        return tuple(m.name for m in self.metrics if m.name is not None)
+        return tuple(dict.fromkeys(m.name for m in self.metrics if m.name is not None))
 
 
 def fill(template: str, workload: str, reps: int) -> str:
@@ -174,9 +174,7 @@ def _profile(name: str, body: dict[str, Any], base: Path, where: str, source: st
             f"{where}: no [[tool.hermit.guests.{name}.metrics]]: declare at least one metric "
             "(pattern, unit, better) so the plugin knows what to read from the console"
         )
-    names = [m.name for m in metrics if m.name is not None]
-    if len(names) != len(set(names)):
-        raise ConfigError(f"{where}: a metric name is declared twice: {', '.join(sorted(names))}")
+    _same_metric_same_kind(metrics, where)
     return GuestProfile(
         name,
         source,
@@ -191,6 +189,22 @@ def _profile(name: str, body: dict[str, Any], base: Path, where: str, source: st
         inputs,
         metrics,
     )
+
+
+def _same_metric_same_kind(metrics: tuple[MetricSpec, ...], where: str) -> None:
+    """Entries with one fixed name are alternative forms of one metric (say, one per unit the
+    guest may print): they must agree on what the metric is."""
+    first: dict[str, tuple[int, MetricSpec]] = {}
+    for i, spec in enumerate(metrics):
+        if spec.name is None:
+            continue
+        j, seen = first.setdefault(spec.name, (i, spec))
+        if (seen.unit, seen.better) != (spec.unit, spec.better):
+            raise ConfigError(
+                f"{where}: metrics #{j + 1} and #{i + 1} both read {spec.name!r} but one says "
+                f"{seen.unit} ({seen.better.value} is better), the other {spec.unit} ({spec.better.value} "
+                "is better); entries of one metric must agree (scale converts a unit)"
+            )
 
 
 def _no_unknown(body: Mapping[str, Any], known: frozenset[str], where: str) -> None:
