@@ -10,12 +10,13 @@ import pytest
 
 pytest.importorskip("matplotlib", reason="plots need matplotlib (pip install 'pytest-hermit[plots]')")
 
+import matplotlib.pyplot as plt
 from matplotlib.image import imread
 
 from pytest_hermit.gate import stats
 from pytest_hermit.gate.baselines import Baseline, Context, Entry, HostFingerprint
 from pytest_hermit.gate.judge import Judged
-from pytest_hermit.report.plots import baseline_lookup, file_part, names_of_tests, write_plots
+from pytest_hermit.report.plots import PlotError, baseline_lookup, file_part, names_of_tests, save_png, write_plots
 from pytest_hermit.results.measurement import Measurement
 from pytest_hermit.results.samples import Samples
 
@@ -235,3 +236,18 @@ def test_a_comparison_whose_baseline_samples_are_not_at_hand_still_shows_the_cha
     assert [p.name for p in written] == ["test_basic-basic-getpid-kvm.png", "test_basic-basic-bars.png"]
     for path in written:
         assert_png(path)
+
+
+def test_a_plot_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    """A PNG appears only once complete; a failed write leaves neither it nor its partial file."""
+    fig = plt.figure()
+    try:
+        written = save_png(fig, tmp_path / "a.png", "--hermit-plot")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+        assert written.read_bytes().startswith(b"\x89PNG")
+        (tmp_path / "b.png").mkdir()  # in the way: the final rename fails
+        with pytest.raises(PlotError, match=r"--hermit-plot: cannot write .*b\.png"):
+            save_png(fig, tmp_path / "b.png", "--hermit-plot")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png"]
+    finally:
+        plt.close(fig)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from pytest_hermit.gate.stats import Verdict
 from pytest_hermit.history.summary import Analysed
-from pytest_hermit.report.plots import DPI, VERDICT_COLOURS, PlotError, file_part
+from pytest_hermit.report.plots import VERDICT_COLOURS, PlotError, file_part, save_png
 from pytest_hermit.results import numbers as fmt
 from pytest_hermit.results.samples import Direction
 
@@ -118,10 +118,5 @@ def write_trend_plots(directory: Path, analysed: Sequence[Analysed], titles: Seq
             name = f"{stem}-{n}"
         taken.add(name)
         path = directory / f"{name}.png"
-        fig = trend_figure(a, title)
-        try:
-            fig.savefig(path, dpi=DPI, format="png")
-        except OSError as exc:
-            raise PlotError(f"--plot: cannot write {path}: {exc}") from exc
-        written.append(path)
+        written.append(save_png(trend_figure(a, title), path, "--plot"))
     return written

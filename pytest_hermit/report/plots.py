@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pytest_hermit.durable import move_into_place
 from pytest_hermit.errors import HermitError
 from pytest_hermit.gate.judge import Judged
 from pytest_hermit.gate.stats import Comparison, Verdict
@@ -275,10 +276,21 @@ def write_plots(
 
 
 def _save(fig: Figure, path: Path) -> Path:
+    return save_png(fig, path, "--hermit-plot")
+
+
+def save_png(fig: Figure, path: Path, option: str) -> Path:
+    """``fig`` as a PNG at ``path``, whole or not at all (a reader never sees half a plot).
+
+    ``option`` names what asked for it in the error.
+    """
+    partial = path.with_name(f".{path.name}.partial")
     try:
-        fig.savefig(path, dpi=DPI, format="png")
+        fig.savefig(partial, dpi=DPI, format="png")
+        move_into_place(partial, path)
     except OSError as exc:
-        raise PlotError(f"--hermit-plot: cannot write {path}: {exc}") from exc
+        partial.unlink(missing_ok=True)
+        raise PlotError(f"{option}: cannot write {path}: {exc}") from exc
     return path
 
 
