@@ -20,6 +20,7 @@ import signal
 import stat
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +161,10 @@ def _seed_capabilities(state_dir: Path, root: Path) -> None:
         return
 
 
+#: How long a SIGKILLed leftover QEMU may take to die before its files are left to libvirt.
+_KILL_WAIT_S = 5.0
+
+
 def end_leftover_qemus(root: Path) -> list[int]:
     """SIGKILL the QEMUs of domains still running in ``root`` (whose owner is dead). Their PIDs.
 
@@ -167,7 +172,7 @@ def end_leftover_qemus(root: Path) -> list[int]:
     PID counts only while the process is that domain's QEMU
     (``guest=NAME`` on its command line), never a recycled PID.
     """
-    ended = []
+    ended: list[tuple[int, str]] = []
     for pid_file in sorted((root / "run" / "qemu").glob("*.pid")):
         try:
             pid = int(pid_file.read_text().strip())
@@ -179,7 +184,12 @@ def end_leftover_qemus(root: Path) -> list[int]:
             os.kill(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             continue
-        ended.append(pid)
+        ended.append((pid, pid_file.stem))
+    # SIGKILL takes effect a moment later: until then the process still reads as
+    # the domain's QEMU, and its files below would be kept (seen in one run of ten).
+    deadline = time.monotonic() + _KILL_WAIT_S
+    while any(is_qemu_of(pid, name) for pid, name in ended) and time.monotonic() < deadline:
+        time.sleep(0.02)
     # The dead domains' status files: libvirt would try to reconnect to them
     # at its next start in this root and leave the pid files behind.
     for status in (root / "run" / "qemu").glob("hermit-*.xml"):
@@ -192,7 +202,7 @@ def end_leftover_qemus(root: Path) -> list[int]:
             continue  # SIGKILL not delivered yet, or not ours to kill: leave it to libvirt
         status.unlink(missing_ok=True)
         pid_file.unlink(missing_ok=True)
-    return ended
+    return [pid for pid, _ in ended]
 
 
 def is_qemu_of(pid: int, name: str) -> bool:
