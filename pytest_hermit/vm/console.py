@@ -134,6 +134,7 @@ class ConsoleTimeout(Exception):
 #: How long a console stays quiet before the line so far is shown to an awaited prompt.
 PROMPT_QUIET_S = 0.05
 
+#: What pexpect holds of a line not ended yet: taken as it is when the console is quiet.
 _REST_OF_LINE = re.compile(r"[^\n]+")
 
 #: The end of an escape sequence: in screen mode each one hands the text so far to the reader.
@@ -161,9 +162,9 @@ def read_lines(
     the line so far goes to ``on_partial`` when the pattern matches the raw
     text, or when the console has been quiet for :data:`PROMPT_QUIET_S`
     (the caller matches the visible text), and again to ``on_line`` when
-    the line ends. ``raw`` (a screen
-    mirror): ``on_line`` gets the text as it is, newlines and escape
-    sequences included, cut after each newline and each escape sequence.
+    the line ends. ``raw`` (a screen mirror): ``on_line`` gets the text as
+    it is, newlines and escape sequences included, cut after each newline
+    and each escape sequence.
     ``tail_follows``: an unfinished last line at the console's end is not
     fed but returned (``held``), for :func:`lost_tail` to complete.
     """
