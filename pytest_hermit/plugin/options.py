@@ -81,11 +81,16 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
         "per test: @pytest.mark.hermit(guest=NAME)",
         {"metavar": "NAME"},
     ),
-    ("boots", "string", f"boots per measurement (default {DEFAULT_BOOTS})", {"type": positive_int, "metavar": "N"}),
+    (
+        "boots",
+        "string",
+        f"boots per measurement (default {DEFAULT_BOOTS}; icount 2, the fewest that show its counts repeat)",
+        {"type": positive_int, "metavar": "N"},
+    ),
     (
         "reps",
         "string",
-        f"repetitions of the workload inside each boot (default {DEFAULT_REPS})",
+        f"repetitions of the workload inside each boot (default {DEFAULT_REPS}; icount 1)",
         {"type": positive_int, "metavar": "N"},
     ),
     (
