@@ -21,8 +21,8 @@ def doctor(folder: Path, *args: str) -> tuple[int, dict]:  # type: ignore[type-a
     return done.returncode, json.loads(done.stdout) if done.stdout.strip() else {"stderr": done.stderr}
 
 
-def report(name: str, available: bool, reason: str = "") -> EnvReport:
-    return EnvReport(name, f"{name} env", available, reason, False, "", ("QEMU 7.2",), "/g/refguest.elf", "load 0.1")
+def report(name: str, available: bool, reason: str = "", emulated: bool = False) -> EnvReport:
+    return EnvReport(name, f"{name} env", available, reason, emulated, "", ("QEMU 7.2",), "/g/refguest.elf", "load 0.1")
 
 
 @needs_qemu
@@ -71,6 +71,15 @@ def test_an_unavailable_environment_shows_its_reason_and_no_guest() -> None:
     assert not any("boots" in line for line in lines[:2])
     assert lines[2] == "qemu  available: qemu env"
     assert "can run: qemu  (pytest --hermit-env=qemu)" in lines
+
+
+def test_an_emulated_environment_runs_but_is_left_out_of_the_suggested_command() -> None:
+    """KVM without VT-x/AMD-V proves function, not speed: doctor does not suggest measuring with it."""
+    lines = render_lines([report("kvm", True, emulated=True), report("qemu", True), report("icount", True)], GUEST)
+    assert "can run: kvm, qemu, icount  (pytest --hermit-env=qemu,icount)" in lines
+    assert lines[-1] == "emulated here, function only, not speed: kvm (left out of the line above)"
+    only = render_lines([report("kvm", True, emulated=True)], GUEST)
+    assert "can run: kvm  (pytest --hermit-env=kvm)" in only  # nothing better: it is still what runs
 
 
 def test_nothing_available_says_so_in_the_last_line() -> None:

@@ -255,11 +255,15 @@ def render_lines(reports: list[EnvReport], guest: dict[str, Any]) -> list[str]:
         f"--hermit-profile: {profiling}" if profiling else f"--hermit-profile: available ({profiler.plugin_path()})"
     )
     usable = [r.name for r in reports if r.available]
-    lines.append(
-        f"can run: {', '.join(usable)}  (pytest --hermit-env={','.join(usable)})"
-        if usable
-        else "can run: nothing (exit 6): install or enable what the lines above name"
-    )
+    # An emulated environment runs, but proves function only: it is not what to measure with.
+    measurable = [r.name for r in reports if r.available and not r.emulated] or usable
+    emulated = [r.name for r in reports if r.available and r.emulated and r.name not in measurable]
+    if not usable:
+        lines.append("can run: nothing (exit 6): install or enable what the lines above name")
+    else:
+        lines.append(f"can run: {', '.join(usable)}  (pytest --hermit-env={','.join(measurable)})")
+    if emulated:
+        lines.append(f"emulated here, function only, not speed: {', '.join(emulated)} (left out of the line above)")
     return lines
 
 
