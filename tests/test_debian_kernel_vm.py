@@ -4,8 +4,8 @@ The guest boots to busybox's prompt; the profile's input step types
 ``modprobe -a raid6_pq xor; echo hermit-done`` and its metrics read the MB/s the
 two modules print as they load; the echoed line ends the boot. The example's folder is copied into a fresh
 project (its image paths made absolute), so what is tested is what a user
-copies. One boot under icount (about 20 s), two under qemu (about 8 s each),
-per run.
+copies. Two boots under icount (about 10-20 s each), two under qemu (about 8 s
+each), per run.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def metrics_of(report: Path) -> dict[str, dict[str, dict[str, object]]]:
     return {run["env"]: run["metrics"] for run in json.loads(report.read_text())["runs"]}
 
 
-def test_raid6_and_xor_speeds_saved_then_compared_unchanged_and_exact_under_icount(
+def test_raid6_and_xor_speeds_saved_then_compared_passing_and_exact_where_the_boots_repeat(
     project: pytest.Pytester,
 ) -> None:
     first = run_pytest(project, "--hermit-env=icount,qemu", "--hermit-save=base", "--hermit-json=1.json")
@@ -76,7 +76,17 @@ def test_raid6_and_xor_speeds_saved_then_compared_unchanged_and_exact_under_icou
         assert set(saved[env]) == set(compared[env]) == METRICS, env
         for metric in saved[env].values():
             assert (metric["unit"], metric["direction"]) == ("MB/s", "higher")
+    exact = 0
     for name, metric in saved["icount"].items():
-        # the kernel times its routines in jiffies, which icount advances by instructions: exact
-        assert compared["icount"][name]["per_boot"] == metric["per_boot"], name
-        assert compared["icount"][name]["comparison"]["verdict"] == "unchanged", name  # type: ignore[index]
+        # The kernel times its routines in jiffies, which icount advances by instructions, so
+        # its figures repeat; but the command is typed at a moment of host time, and once in
+        # about thirty boots (a busy cold run) xor_prefetch64_sse read 3,886 for 3,891. Then the
+        # gate must see the variation (no exact verdict) and still find nothing slower.
+        values = {v for boots in (metric["per_boot"], compared["icount"][name]["per_boot"]) for b in boots for v in b}
+        comparison = compared["icount"][name]["comparison"]
+        if len(values) == 1:
+            assert (comparison["method"], comparison["verdict"]) == ("exact", "unchanged"), name
+            exact += 1
+        else:
+            assert comparison["method"] != "exact" and comparison["verdict"] != "regression", (name, values)
+    assert exact >= len(METRICS) - 1, "more than one metric varied under icount: the figures are not repeatable"
