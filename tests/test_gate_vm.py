@@ -26,7 +26,6 @@ def test_basic(hermit_run):
 #: is certain: interleaved A/B pairs (tests/test_reports_vm.py) and icount (test_icount_vm.py);
 #: how small a change the timed gate finds is measured in benchmarks/detection.py.
 SIZE = ("--hermit-env=qemu", "--hermit-boots=10", "--hermit-reps=5", "--hermit-max-boots=20", "--hermit-timeout=120")
-SMALL = SMALL_LOOPS
 SLOWDOWN = "inject=getpid:100"
 
 
@@ -34,7 +33,7 @@ def test_a_timed_baseline_is_saved_and_a_slowdown_against_it_judged_by_the_stati
     pytester: pytest.Pytester,
 ) -> None:
     pytester.makepyfile(test_user_gate=GATE_TEST)
-    saved = run_pytest(pytester, *SIZE, f"--hermit-cmdline={SMALL}", "--hermit-save=main")
+    saved = run_pytest(pytester, *SIZE, f"--hermit-cmdline={SMALL_LOOPS}", "--hermit-save=main")
     saved.assert_outcomes(passed=1)
     path = pytester.path / ".hermit" / "baselines" / "main.json"
     document = json.loads(path.read_text())
@@ -46,7 +45,11 @@ def test_a_timed_baseline_is_saved_and_a_slowdown_against_it_judged_by_the_stati
     assert len(context["guest_sha256"]) == 64
 
     slow = run_pytest(
-        pytester, *SIZE, "--hermit-compare=main", f"--hermit-cmdline={SMALL} {SLOWDOWN}", "--hermit-json=slow.json"
+        pytester,
+        *SIZE,
+        "--hermit-compare=main",
+        f"--hermit-cmdline={SMALL_LOOPS} {SLOWDOWN}",
+        "--hermit-json=slow.json",
     )
     (run,) = json.loads((pytester.path / "slow.json").read_text())["runs"]
     getpid = run["metrics"]["getpid"]["comparison"]
@@ -68,7 +71,7 @@ EXACT = (
     "--hermit-boots=2",
     "--hermit-reps=2",
     "--hermit-timeout=120",
-    f"--hermit-cmdline={SMALL}",
+    f"--hermit-cmdline={SMALL_LOOPS}",
 )
 
 

@@ -323,6 +323,24 @@ def test_pytest_benchmark_reads_a_higher_is_better_metric_as_its_inverse() -> No
 
 # -- the plugin: checked before any boot ------------------------------------------------------------
 
+
+def timing_pyproject(
+    pytester: pytest.Pytester, kernel: str = "timing.elf", pattern: str = r"^(?P<name>\w+) (?P<value>[0-9]+)$"
+) -> None:
+    """The project's pyproject.toml: one profile, ``timing``, for a 'name value' guest."""
+    pytester.makepyprojecttoml(
+        f"""
+        [tool.hermit.guests.timing]
+        kernel = "{kernel}"
+        cmdline = "{{workload}}"
+        [[tool.hermit.guests.timing.metrics]]
+        pattern = '{pattern}'
+        unit = "cycles"
+        better = "lower"
+        """
+    )
+
+
 TIMED_TEST = """
 def test_timing(hermit_run):
     hermit_run("cpuid")
@@ -330,17 +348,7 @@ def test_timing(hermit_run):
 
 
 def test_a_pattern_that_does_not_compile_is_a_usage_error_before_any_boot(pytester: pytest.Pytester) -> None:
-    pytester.makepyprojecttoml(
-        """
-        [tool.hermit.guests.timing]
-        kernel = "timing.elf"
-        cmdline = "{workload}"
-        [[tool.hermit.guests.timing.metrics]]
-        pattern = '^(?P<name>\\w+ (?P<value>[0-9]+)$'
-        unit = "cycles"
-        better = "lower"
-        """
-    )
+    timing_pyproject(pytester, pattern=r"^(?P<name>\w+ (?P<value>[0-9]+)$")
     pytester.makepyfile(TIMED_TEST)
     result = run_pytest(pytester, "--hermit-env=qemu", "--hermit-guest=timing")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -350,16 +358,7 @@ def test_a_pattern_that_does_not_compile_is_a_usage_error_before_any_boot(pytest
 
 
 def test_a_missing_kernel_or_unknown_profile_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    pytester.makepyprojecttoml(
-        """
-        [tool.hermit.guests.timing]
-        kernel = "build/timing.elf"
-        [[tool.hermit.guests.timing.metrics]]
-        pattern = '^(?P<name>\\w+) (?P<value>[0-9]+)$'
-        unit = "cycles"
-        better = "lower"
-        """
-    )
+    timing_pyproject(pytester, kernel="build/timing.elf")
     pytester.makepyfile(TIMED_TEST)
     result = run_pytest(pytester, "--hermit-env=qemu", "--hermit-guest=timing")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -383,17 +382,7 @@ def test_a_missing_kernel_or_unknown_profile_is_a_usage_error(pytester: pytest.P
 
 def test_image_b_of_an_ab_run_is_read_with_the_profile_of_the_tests_image_a(pytester: pytest.Pytester) -> None:
     """A test that names its guest with the marker compares B in that guest's dialect, not the session's."""
-    pytester.makepyprojecttoml(
-        """
-        [tool.hermit.guests.timing]
-        kernel = "timing.elf"
-        cmdline = "{workload}"
-        [[tool.hermit.guests.timing.metrics]]
-        pattern = '^(?P<name>\\w+) (?P<value>[0-9]+)$'
-        unit = "cycles"
-        better = "lower"
-        """
-    )
+    timing_pyproject(pytester)
     pytester.path.joinpath("timing.elf").write_bytes(b"\x7fELF a")
     pytester.path.joinpath("b.elf").write_bytes(b"\x7fELF b")
     pytester.makepyfile(

@@ -29,19 +29,18 @@ PYPROJECT = """
 [tool.hermit.environments.icount2]
 base = "icount"
 """
-SMALL = SMALL_LOOPS
 TESTS = {
     "test_one": f"""
 def test_basic(hermit_run):
-    hermit_run("basic", cmdline="{SMALL}")
+    hermit_run("basic", cmdline="{SMALL_LOOPS}")
 
 def test_two_calls(hermit_run):
-    hermit_run("basic", cmdline="{SMALL}")
-    hermit_run("basic", cmdline="{SMALL}")
+    hermit_run("basic", cmdline="{SMALL_LOOPS}")
+    hermit_run("basic", cmdline="{SMALL_LOOPS}")
 """,
     "test_two": f"""
 def test_other(hermit_run):
-    hermit_run("basic", cmdline="{SMALL}")
+    hermit_run("basic", cmdline="{SMALL_LOOPS}")
 """,
 }
 ENVS = "--hermit-env=icount,icount2"
@@ -101,7 +100,10 @@ def test_two_workers_give_a_serial_runs_tables_reports_baseline_and_history(pyte
 
     out = parallel.stdout.str()
     assert _summary(out) == _summary(serial.stdout.str())
-    for title in (f"basic {SMALL} — test_one.py::test_basic —", f"basic {SMALL} #2 — test_one.py::test_two_calls —"):
+    for title in (
+        f"basic {SMALL_LOOPS} — test_one.py::test_basic —",
+        f"basic {SMALL_LOOPS} #2 — test_one.py::test_two_calls —",
+    ):
         assert out.count(title) == 1, out  # one table, the two workers' columns side by side
     parallel.stdout.fnmatch_lines(["*icount (instructions)*icount2 (instructions)*"])
     assert out.count("hermit: saved baseline 'par'") == 1
@@ -142,10 +144,10 @@ def test_gate_verdicts_refusals_and_broken_runs_keep_their_exit_statuses(pyteste
 
 LONG = f"""
 def test_long_a(hermit_run):
-    hermit_run("basic", boots=30, cmdline="{SMALL}")
+    hermit_run("basic", boots=30, cmdline="{SMALL_LOOPS}")
 
 def test_long_b(hermit_run):
-    hermit_run("basic", boots=30, cmdline="{SMALL}")
+    hermit_run("basic", boots=30, cmdline="{SMALL_LOOPS}")
 """
 
 

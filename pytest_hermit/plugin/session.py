@@ -227,15 +227,19 @@ class HermitSession:
             self._guest = self.guest_for(None)
         return self._guest
 
+    def profile_name(self, profile: str | None) -> str:
+        """The profile a test boots: its marker's, else --hermit-guest's, else the reference guest's."""
+        return profile or self.settings.guest or DEFAULT_PROFILE
+
     def guest_for(self, profile: str | None) -> GuestImage:
         """The guest image of a profile (None: --hermit-guest's), resolved once; the image options win."""
-        name = profile or self.settings.guest or DEFAULT_PROFILE
+        name = self.profile_name(profile)
         if name not in self._guests:
             s = self.settings
             if name not in self.profiles:
                 raise ConfigError(f"no guest profile {name!r}; known: {', '.join(self.profiles)}")
             self._guests[name] = resolve(s.kernel, s.initrd, s.iso, s.cmdline, self.profiles[name])
-        if name == (self.settings.guest or DEFAULT_PROFILE):
+        if name == self.profile_name(None):
             self._guest = self._guests[name]  # the session's guest: what the reports name
         return self._guests[name]
 
@@ -244,7 +248,7 @@ class HermitSession:
 
         A usage error otherwise, naming ``source`` (the option or marker that chose it).
         """
-        name = profile or self.settings.guest or DEFAULT_PROFILE
+        name = self.profile_name(profile)
         if name not in self.profiles:
             raise pytest.UsageError(f"{source}: no guest profile {name!r}; known: {', '.join(self.profiles)}")
         if name == DEFAULT_PROFILE and self.settings.kernel is None:
@@ -380,7 +384,7 @@ class HermitSession:
         s = self.settings
         if s.ab_kernel is None:
             return None
-        name = profile or s.guest or DEFAULT_PROFILE
+        name = self.profile_name(profile)
         if name not in self._ab_guests:
             cmdline = " ".join(w for w in (s.cmdline, s.ab_cmdline) if w)
             self._ab_guests[name] = resolve(s.ab_kernel, s.ab_initrd, None, cmdline, self.profiles[name])
