@@ -181,6 +181,19 @@ def wait_for_qemu(proc: subprocess.Popen[str], marker: str, within: float = 120)
         time.sleep(0.1)
 
 
+def wait_for_child_qemu(proc: subprocess.Popen[str], env: str, within: float = 120) -> tuple[str, str]:
+    """Until a child of ``proc`` (the pytest a command started) runs a QEMU in ``env``: (child PID, marker)."""
+    deadline = time.monotonic() + within
+    while True:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        pids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True, check=False)
+        for pid in pids.stdout.split():
+            marker = f"guest=hermit-{env}-{pid}-"
+            if hermit_qemu_processes(marker):
+                return pid, marker
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="session")
 def help_text(tmp_path_factory: pytest.TempPathFactory) -> str:
     """``pytest --help`` of the installed plugin, for tests that check the options docs and examples use."""

@@ -35,7 +35,15 @@ import pytest
 
 from pytest_hermit.cli.bisect import EXIT_NOT_SLOWER
 from pytest_hermit.exitcodes import EXIT_BROKEN, EXIT_INTERRUPTED, EXIT_OK
-from tests.conftest import REPO, SMALL_LOOPS, STATE_DIR, cli_process, hermit_cli, hermit_qemu_processes
+from tests.conftest import (
+    REPO,
+    SMALL_LOOPS,
+    STATE_DIR,
+    cli_process,
+    hermit_cli,
+    hermit_qemu_processes,
+    wait_for_child_qemu,
+)
 from tests.gitrepo import Repo, assert_no_worktree_left
 
 #: Boots real VMs: `pytest -m 'not vm'` leaves this file out.
@@ -166,16 +174,8 @@ def test_ctrl_c_while_a_vm_runs_stops_pytest_destroys_the_vm_and_removes_the_wor
     tmp.mkdir()
     args = ["bisect", "main~6", "main", "--build", BUILD, "--image", IMAGE, "--", "--hermit-env=icount"]
     args += ["test_port.py", "-p", "no:cacheprovider", f"--hermit-state-dir={STATE_DIR}"]
-    marker = ""
     with cli_process(port.path, *args, TMPDIR=str(tmp)) as proc:
-        deadline = time.monotonic() + 120
-        while not marker:
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True, check=False)
-            for pid in children.stdout.split():
-                if hermit_qemu_processes(f"guest=hermit-icount-{pid}-"):
-                    marker = f"guest=hermit-icount-{pid}-"
-            time.sleep(0.1)
+        _, marker = wait_for_child_qemu(proc, "icount")
         proc.send_signal(signal.SIGINT)  # to the command alone: it passes it on to its pytest
         out, err = proc.communicate(timeout=120)
     assert proc.returncode == EXIT_INTERRUPTED, out + err

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from pytest_hermit.cli import main
 from pytest_hermit.exitcodes import EXIT_INTERRUPTED, EXIT_REFUSED
-from tests.conftest import STATE_DIR, cli_process, hermit_cli, hermit_qemu_processes
+from tests.conftest import STATE_DIR, cli_process, hermit_cli, hermit_qemu_processes, wait_for_child_qemu
 
 #: Boots real VMs: `pytest -m 'not vm'` leaves this file out.
 pytestmark = pytest.mark.vm
@@ -94,15 +93,7 @@ def test_an_interrupt_while_the_child_boots_stops_it_and_exits_2_leaving_nothing
     args += ["test_hang.py", "-p", "no:cacheprovider", "--hermit-env=qemu", "--hermit-timeout=300"]
     args += [f"--hermit-state-dir={STATE_DIR}"]
     with cli_process(repo, *args) as proc:
-        child, marker = "", ""
-        deadline = time.monotonic() + 120
-        while not marker:
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            pids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True, check=False)
-            for pid in pids.stdout.split():
-                if hermit_qemu_processes(f"guest=hermit-qemu-{pid}-"):
-                    child, marker = pid, f"guest=hermit-qemu-{pid}-"
-            time.sleep(0.1)
+        child, marker = wait_for_child_qemu(proc, "qemu")
         proc.send_signal(sig)  # to the command alone, as a CI runner's cancel or `kill` does
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == EXIT_INTERRUPTED, out + err
